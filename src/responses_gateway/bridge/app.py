@@ -1,0 +1,122 @@
+"""The aiohttp application: OpenAI's REST + SSE surface, translated to the service's RPCs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from responses_gateway.api.v1 import service_pb2 as spb
+from responses_gateway.bridge.backend import Backend
+from responses_gateway.bridge.errors import openai_errors
+from responses_gateway.bridge.sse import write_sse
+from responses_gateway.codec import request_from_json, response_to_json
+from responses_gateway.codec.response import delete_to_json, model_to_json, models_to_json
+from responses_gateway.errors import GatewayError, InvalidRequest, UpstreamError
+
+BACKEND = web.AppKey("backend", Backend)
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+async def _read_json(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise InvalidRequest(
+            f"Unsupported content type: '{request.content_type}'. This API method only accepts "
+            "'application/json' requests, but you specified the header "
+            f"'Content-Type: {request.content_type}'. Please try again with a supported content type.",
+            code="unsupported_content_type",
+        )
+    raw = await request.read()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(
+            "We could not parse the JSON body of your request. The API expects a JSON payload, "
+            "but what was sent was not valid JSON.",
+            code="invalid_json",
+        ) from None
+
+
+async def create_response(request: web.Request) -> web.StreamResponse:
+    """POST /v1/responses: JSON, or SSE when `stream` is true."""
+    body = await _read_json(request)
+    req = request_from_json(body)
+    backend = request.app[BACKEND]
+    if not req.stream:
+        return _json(response_to_json(await backend.create_response(req)))
+    events = backend.stream_response(req)
+    try:
+        # Errors found before the first event still get a plain JSON status,
+        # as OpenAI does; only after it does the stream begin.
+        first = await anext(events)
+    except StopAsyncIteration:
+        raise UpstreamError("The response stream ended before it began.", code="server_error") from None
+    try:
+        return await write_sse(request, first, events)
+    finally:
+        await _close(events)
+
+
+async def _close(events: AsyncIterator[Any]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def get_response(request: web.Request) -> web.Response:
+    """GET /v1/responses/{id}"""
+    if request.query.get("stream", "false").lower() == "true":
+        raise InvalidRequest(
+            "Streaming a stored response is only possible for background responses, which this gateway does not run yet.",
+            code="unsupported_parameter",
+            param="stream",
+        )
+    req = spb.GetResponseRequest(id=request.match_info["response_id"], include=request.query.getall("include[]", []))
+    return _json(response_to_json(await request.app[BACKEND].get_response(req)))
+
+
+async def delete_response(request: web.Request) -> web.Response:
+    """DELETE /v1/responses/{id}"""
+    deleted = await request.app[BACKEND].delete_response(spb.DeleteResponseRequest(id=request.match_info["response_id"]))
+    return _json(delete_to_json(deleted))
+
+
+async def list_models(request: web.Request) -> web.Response:
+    """GET /v1/models"""
+    return _json(models_to_json(await request.app[BACKEND].list_models()))
+
+
+async def get_model(request: web.Request) -> web.Response:
+    """GET /v1/models/{id}"""
+    return _json(model_to_json(await request.app[BACKEND].get_model(spb.GetModelRequest(id=request.match_info["model_id"]))))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: the service behind the bridge answers."""
+    if await request.app[BACKEND].ready():
+        return _json({"status": "ready"})
+    raise GatewayError("The responses service is not ready.", code="not_ready", type="service_unavailable_error", http_status=503)
+
+
+def create_app(backend: Backend, *, max_body_bytes: int = 32 * 1024 * 1024) -> web.Application:
+    """The bridge app over a backend; the caller owns the backend's lifetime."""
+    app = web.Application(middlewares=[openai_errors], client_max_size=max_body_bytes)
+    app[BACKEND] = backend
+    app.router.add_post("/v1/responses", create_response)
+    app.router.add_get("/v1/responses/{response_id}", get_response)
+    app.router.add_delete("/v1/responses/{response_id}", delete_response)
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model_id:.+}", get_model)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

@@ -1,0 +1,151 @@
+"""How the bridge reaches the service: in-process or over gRPC, same messages.
+
+Like grpc-gateway's `Register…HandlerServer` (in-process) beside
+`Register…Handler` (dialling a remote server): the bridge code is one, the
+hop is chosen at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import grpc
+from grpc_status import rpc_status
+
+from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.api.v1 import service_pb2 as spb
+from responses_gateway.api.v1 import service_pb2_grpc
+from responses_gateway.errors import GatewayError, Unavailable, from_detail
+from responses_gateway.service.responses import CallContext, ResponsesService
+
+
+class Backend(Protocol):
+    """The service's RPCs as async methods on proto messages; errors are GatewayError."""
+
+    async def create_response(self, request: pb.CreateResponseRequest) -> pb.Response: ...
+    def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]: ...
+    async def get_response(self, request: spb.GetResponseRequest) -> pb.Response: ...
+    async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse: ...
+    async def list_models(self) -> spb.ListModelsResponse: ...
+    async def get_model(self, request: spb.GetModelRequest) -> spb.Model: ...
+    async def ready(self) -> bool: ...
+    async def aclose(self) -> None: ...
+
+
+class InProcessBackend:
+    """Calls the service directly: no serialisation, no network hop."""
+
+    def __init__(self, service: ResponsesService, tenant_id: str) -> None:
+        self._service = service
+        self._ctx = CallContext(tenant_id=tenant_id)
+
+    async def create_response(self, request: pb.CreateResponseRequest) -> pb.Response:
+        return await self._service.create(request, self._ctx)
+
+    def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]:
+        return self._service.stream(request, self._ctx)
+
+    async def get_response(self, request: spb.GetResponseRequest) -> pb.Response:
+        return await self._service.get(request.id, self._ctx)
+
+    async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse:
+        return await self._service.delete(request.id, self._ctx)
+
+    async def list_models(self) -> spb.ListModelsResponse:
+        return await self._service.list_models()
+
+    async def get_model(self, request: spb.GetModelRequest) -> spb.Model:
+        return await self._service.get_model(request.id)
+
+    async def ready(self) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        return None
+
+
+def error_from_rpc(exc: grpc.aio.AioRpcError) -> GatewayError:
+    """Rebuild the service's GatewayError from the status detail it packed."""
+    status = rpc_status.from_call(exc)
+    if status is not None:
+        for detail in status.details:
+            error = pb.ErrorDetail()
+            if detail.Unpack(error):
+                return from_detail(error, exc.code())
+    if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return Unavailable("The responses service is unavailable. Please try again.", code="service_unavailable")
+    return GatewayError("The server had an error while processing your request.", code="server_error")
+
+
+class RemoteBackend:
+    """A grpc.aio channel to a ResponsesService elsewhere."""
+
+    def __init__(self, target: str) -> None:
+        self._channel = grpc.aio.insecure_channel(
+            target,
+            options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ],
+        )
+        self._stub = service_pb2_grpc.ResponsesServiceStub(self._channel)
+
+    async def create_response(self, request: pb.CreateResponseRequest) -> pb.Response:
+        try:
+            reply: pb.Response = await self._stub.CreateResponse(request)
+            return reply
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]:
+        call = self._stub.StreamResponse(request)
+        try:
+            async for event in call:
+                yield event
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+        finally:
+            # A client that went away cancels the service's work, and so the upstream call.
+            call.cancel()
+
+    async def get_response(self, request: spb.GetResponseRequest) -> pb.Response:
+        try:
+            reply: pb.Response = await self._stub.GetResponse(request)
+            return reply
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse:
+        try:
+            reply: spb.DeleteResponseResponse = await self._stub.DeleteResponse(request)
+            return reply
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def list_models(self) -> spb.ListModelsResponse:
+        try:
+            reply: spb.ListModelsResponse = await self._stub.ListModels(spb.ListModelsRequest())
+            return reply
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def get_model(self, request: spb.GetModelRequest) -> spb.Model:
+        try:
+            reply: spb.Model = await self._stub.GetModel(request)
+            return reply
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def ready(self) -> bool:
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        try:
+            reply = await health_pb2_grpc.HealthStub(self._channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    async def aclose(self) -> None:
+        await self._channel.close()

@@ -1,0 +1,65 @@
+"""One middleware: every failure leaves the bridge as OpenAI's `{"error": …}` body."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import time
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from responses_gateway.errors import GatewayError, InvalidRequest, NotFound
+
+log = logging.getLogger(__name__)
+
+# Errors that are the gateway's configuration, not a passing fault: a client
+# retrying (the openai SDK does on 5xx) would only repeat them.
+_NO_RETRY_CODES = frozenset({"provider_not_configured", "upstream_authentication_failed"})
+
+
+def error_response(exc: GatewayError) -> web.Response:
+    """The HTTP response OpenAI gives for this error."""
+    headers: dict[str, str] = {}
+    if exc.retry_after > 0:
+        headers["retry-after"] = str(math.ceil(exc.retry_after))
+        headers["retry-after-ms"] = str(int(exc.retry_after * 1000))
+    if exc.code in _NO_RETRY_CODES:
+        headers["x-should-retry"] = "false"
+    return web.Response(
+        body=orjson.dumps(exc.to_json()), status=exc.http_status, content_type="application/json", headers=headers
+    )
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> GatewayError:
+    if exc.status == 404:
+        return NotFound(f"Invalid URL ({request.method} {request.path})")
+    if exc.status == 405:
+        return InvalidRequest(f"Invalid method for URL ({request.method} {request.path})", http_status=405)
+    if exc.status == 413:
+        return InvalidRequest("The request body is too large.", code="request_too_large", http_status=413)
+    return InvalidRequest(exc.reason or "Bad request.", http_status=exc.status)
+
+
+@web.middleware
+async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map GatewayError and aiohttp's HTTP errors to JSON; never leak a traceback."""
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except GatewayError as exc:
+        response = error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error_response(_from_http_exception(request, exc))
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        response = error_response(GatewayError("The server had an error while processing your request.", code="server_error"))
+    if not response.prepared:
+        response.headers["x-request-id"] = f"req_{secrets.token_hex(16)}"
+        response.headers["openai-version"] = "2020-10-01"
+        response.headers["openai-processing-ms"] = str(int((time.perf_counter() - started) * 1000))
+    return response

@@ -1,0 +1,60 @@
+"""The SSE writer: proto events out as `event:`/`data:` frames, then `data: [DONE]`."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.codec import event_to_sse
+from responses_gateway.errors import GatewayError
+
+DONE = b"data: [DONE]\n\n"
+
+
+async def write_sse(
+    request: web.Request, first: epb.ResponseStreamEvent, events: AsyncIterator[epb.ResponseStreamEvent]
+) -> web.StreamResponse:
+    """Stream events already started by the service; the first one is in hand.
+
+    The service ends every stream with one terminal event. If the transport to
+    it breaks mid-way (remote backend), the bridge ends the stream itself with
+    an `error` event and `response.failed`, so clients always see a terminal event.
+    """
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            "x-request-id": f"req_{secrets.token_hex(16)}",
+            "openai-version": "2020-10-01",
+        }
+    )
+    await response.prepare(request)
+    last = first
+    await response.write(event_to_sse(first))
+    try:
+        async for event in events:
+            last = event
+            await response.write(event_to_sse(event))
+    except GatewayError as exc:
+        await _write_failure(response, first, last, exc)
+    await response.write(DONE)
+    await response.write_eof()
+    return response
+
+
+async def _write_failure(
+    response: web.StreamResponse, first: epb.ResponseStreamEvent, last: epb.ResponseStreamEvent, exc: GatewayError
+) -> None:
+    seq = last.sequence_number + 1
+    await response.write(event_to_sse(epb.ResponseStreamEvent(sequence_number=seq, error=epb.ErrorEvent(error=exc.to_detail()))))
+    failed = epb.ResponseStreamEvent(sequence_number=seq + 1)
+    failed.failed.response.CopyFrom(first.created.response)
+    failed.failed.response.status = "failed"
+    failed.failed.response.error.code = exc.code or "server_error"
+    failed.failed.response.error.message = exc.message
+    failed.failed.response.usage.SetInParent()
+    await response.write(event_to_sse(failed))

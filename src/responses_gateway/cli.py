@@ -1,0 +1,97 @@
+"""`responses-gateway`: serve (all, grpc, bridge) and migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+from pathlib import Path
+
+from responses_gateway.config import Settings
+from responses_gateway.runtime import run_all, run_remote_bridge, run_service, wait_forever
+from responses_gateway.store import Store
+
+log = logging.getLogger("responses_gateway")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="responses-gateway", description="OpenAI Responses API gateway")
+    parser.add_argument("--config", type=Path, default=None, help="YAML config file (env RG_* overrides it)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument(
+        "role",
+        nargs="?",
+        choices=("all", "grpc", "bridge"),
+        default="all",
+        help="all: gRPC service + HTTP bridge in one process (default); grpc or bridge: one of them",
+    )
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    return parser
+
+
+async def _serve(settings: Settings, role: str) -> None:
+    if role == "grpc":
+        async with run_service(settings) as service:
+            log.info("gRPC service on %s:%d", settings.grpc_host, service.grpc_port)
+            await wait_forever()
+    elif role == "bridge":
+        async with run_remote_bridge(settings) as bridge:
+            log.info("HTTP bridge on http://%s:%d → gRPC %s", settings.http_host, bridge.http_port, settings.backend_target)
+            await wait_forever()
+    else:
+        async with run_all(settings) as (service, bridge):
+            log.info(
+                "serving: HTTP http://%s:%d  gRPC %s:%d", settings.http_host, bridge.http_port, settings.grpc_host, service.grpc_port
+            )
+            await wait_forever()
+
+
+async def _migrate(settings: Settings) -> None:
+    store = await Store.open(settings.database_url)
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+
+
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is absent on Windows only
+        return asyncio.run
+    return uvloop.run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.load(args.config)
+    runner = _event_loop_runner()
+    if args.command == "migrate":
+        runner(_migrate(settings))
+        log.info("database at the newest schema")
+        return 0
+    loop_main = _serve(settings, args.role)
+
+    async def supervised() -> None:
+        task = asyncio.ensure_future(loop_main)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            log.info("shut down")
+
+    runner(supervised())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

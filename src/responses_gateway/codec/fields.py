@@ -1,0 +1,146 @@
+"""Typed reads from decoded JSON, failing with OpenAI's wording and the param path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from responses_gateway.errors import InvalidRequest
+
+JSONObject = Mapping[str, Any]
+
+_TYPE_NAMES: dict[type, str] = {
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+def describe(value: Any) -> str:
+    """'a string', 'an array', … as OpenAI's error messages say it."""
+    return _TYPE_NAMES.get(type(value), "a value of another type")
+
+
+def invalid_type(param: str, expected: str, value: Any) -> InvalidRequest:
+    """OpenAI's 400 for a value of the wrong JSON type."""
+    return InvalidRequest(
+        f"Invalid type for '{param}': expected {expected}, but got {describe(value)} instead.",
+        code="invalid_type",
+        param=param,
+    )
+
+
+def invalid_value(param: str, value: Any, supported: tuple[str, ...] = ()) -> InvalidRequest:
+    """OpenAI's 400 for a value outside the allowed set."""
+    shown = value if isinstance(value, str) else orjson.dumps(value).decode()[:100]
+    if supported:
+        names = ", ".join(f"'{s}'" for s in supported[:-1])
+        names = f"{names}, and '{supported[-1]}'" if len(supported) > 1 else f"'{supported[0]}'"
+        message = f"Invalid value: '{shown}'. Supported values are: {names}."
+    else:
+        message = f"Invalid value: '{shown}'."
+    return InvalidRequest(message, code="invalid_value", param=param)
+
+
+def missing(param: str) -> InvalidRequest:
+    """OpenAI's 400 for a required parameter that is absent."""
+    return InvalidRequest(f"Missing required parameter: '{param}'.", code="missing_required_parameter", param=param)
+
+
+def unknown(param: str) -> InvalidRequest:
+    """OpenAI's 400 for a parameter the API does not define."""
+    return InvalidRequest(f"Unknown parameter: '{param}'.", code="unknown_parameter", param=param)
+
+
+def get_str(obj: JSONObject, key: str, path: str, *, required: bool = False) -> str | None:
+    """A string field; null counts as absent."""
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise missing(f"{path}{key}")
+        return None
+    if not isinstance(value, str):
+        raise invalid_type(f"{path}{key}", "a string", value)
+    return value
+
+
+def req_str(obj: JSONObject, key: str, path: str) -> str:
+    """A required string field."""
+    value = get_str(obj, key, path, required=True)
+    assert value is not None
+    return value
+
+
+def get_bool(obj: JSONObject, key: str, path: str = "") -> bool | None:
+    """A boolean field; null counts as absent."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise invalid_type(f"{path}{key}", "a boolean", value)
+    return value
+
+
+def get_int(obj: JSONObject, key: str, path: str = "") -> int | None:
+    """An integer field (bool is not an integer here, although Python says so)."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise invalid_type(f"{path}{key}", "an integer", value)
+    return value
+
+
+def get_number(obj: JSONObject, key: str, path: str = "") -> float | None:
+    """A number field."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise invalid_type(f"{path}{key}", "a decimal", value)
+    return float(value)
+
+
+def get_list(obj: JSONObject, key: str, path: str = "") -> list[Any] | None:
+    """An array field."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise invalid_type(f"{path}{key}", "an array", value)
+    return value
+
+
+def get_object(obj: JSONObject, key: str, path: str = "") -> dict[str, Any] | None:
+    """An object field."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid_type(f"{path}{key}", "an object", value)
+    return value
+
+
+def as_object(value: Any, param: str) -> dict[str, Any]:
+    """An array element that must be an object."""
+    if not isinstance(value, dict):
+        raise invalid_type(param, "an object", value)
+    return value
+
+
+def dumps(value: Any) -> str:
+    """JSON text of a free-form value (stored in the proto `*_json` fields)."""
+    return orjson.dumps(value).decode()
+
+
+def fragment(text: str) -> orjson.Fragment:
+    """Embed already-encoded JSON into an orjson document without re-parsing it."""
+    return orjson.Fragment(text)

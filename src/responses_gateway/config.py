@@ -1,0 +1,175 @@
+"""Configuration: one YAML file plus environment overrides, as frozen values.
+
+Precedence: environment (`RG_…`, nested with `__`) over the YAML file over the
+defaults below. The defaults route gpt-5.4 / gpt-5.4-mini to OpenAI and
+deepseek-v4-pro to DeepSeek, reading the conventional `OPENAI_API_KEY`,
+`OPENAI_BASE_URL`, `DEEPSEEK_API_KEY` and `DEEPSEEK_BASE_URL` variables, so a
+different upstream needs no config file. Secrets are never values here: a
+provider names the variable or file its key comes from.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Timeouts(BaseModel):
+    """Seconds allowed for each phase of an upstream call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connect: float = 10.0
+    first_token: float = 120.0
+    idle: float = 120.0
+    total: float = 900.0
+
+
+class ProviderConfig(BaseModel):
+    """One upstream endpoint and how to authenticate to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    type: str
+    base_url: str
+    # When set and present in the environment, overrides base_url.
+    base_url_env: str | None = None
+    api_key_env: str | None = None
+    api_key_file: Path | None = None
+    timeouts: Timeouts = Timeouts()
+    pool_size: int = Field(default=100, ge=1)
+
+    def resolved_base_url(self) -> str:
+        """The base URL after the environment override, without a trailing slash."""
+        url = (os.environ.get(self.base_url_env) if self.base_url_env else None) or self.base_url
+        return url.rstrip("/")
+
+    def api_key(self) -> str | None:
+        """The key from the named file or variable; None when neither holds one."""
+        if self.api_key_file is not None and self.api_key_file.is_file():
+            return self.api_key_file.read_text().strip() or None
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env) or None
+        return None
+
+    def key_hint(self) -> str:
+        """Where the key should come from, for error messages (never the key)."""
+        if self.api_key_env:
+            return f"set {self.api_key_env}"
+        if self.api_key_file is not None:
+            return f"put it in {self.api_key_file}"
+        return "configure api_key_env or api_key_file"
+
+
+class ModelConfig(BaseModel):
+    """A public model id and where it is served."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    provider: str
+    # The model name the upstream knows; defaults to the public id.
+    upstream_model: str | None = None
+    owned_by: str = "responses-gateway"
+    created: int = 0
+    context_window: int = 128_000
+    max_output_tokens: int = 32_000
+
+    def upstream_name(self) -> str:
+        """The name sent upstream."""
+        return self.upstream_model or self.id
+
+
+def _default_providers() -> list[ProviderConfig]:
+    return [
+        ProviderConfig(
+            name="openai",
+            type="openai_responses",
+            base_url="https://api.openai.com/v1",
+            base_url_env="OPENAI_BASE_URL",
+            api_key_env="OPENAI_API_KEY",
+        ),
+        ProviderConfig(
+            name="deepseek",
+            type="chat_completions",
+            base_url="https://api.deepseek.com",
+            base_url_env="DEEPSEEK_BASE_URL",
+            api_key_env="DEEPSEEK_API_KEY",
+        ),
+    ]
+
+
+def _default_models() -> list[ModelConfig]:
+    return [
+        ModelConfig(id="gpt-5.4", provider="openai", owned_by="openai", context_window=1_050_000, max_output_tokens=128_000),
+        ModelConfig(
+            id="gpt-5.4-mini", provider="openai", owned_by="openai", context_window=400_000, max_output_tokens=128_000
+        ),
+        ModelConfig(
+            id="deepseek-v4-pro",
+            provider="deepseek",
+            owned_by="deepseek",
+            context_window=1_000_000,
+            max_output_tokens=384_000,
+        ),
+    ]
+
+
+class Settings(BaseSettings):
+    """Everything the process needs, resolved once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="RG_", env_nested_delimiter="__", frozen=True, extra="forbid")
+
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    # Where `serve bridge` finds the gRPC service.
+    backend_target: str = "127.0.0.1:50051"
+    database_url: str = "sqlite+aiosqlite:///./responses-gateway.db"
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    tenant_id: str = "default"
+    providers: list[ProviderConfig] = Field(default_factory=_default_providers)
+    models: list[ModelConfig] = Field(default_factory=_default_models)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        ids = [m.id for m in models]
+        if len(ids) != len(set(ids)):
+            raise ValueError("model ids must be unique")
+        return models
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file arrives as init kwargs; the environment must win over it.
+        return env_settings, init_settings
+
+    @classmethod
+    def load(cls, path: Path | None = None, **overrides: Any) -> Settings:
+        """Read the YAML file (if any), then apply the environment, then overrides."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            loaded = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{path}: the top level must be a mapping")
+            data.update(loaded)
+        settings = cls(**data)
+        return settings.model_copy(update=overrides) if overrides else settings
+
+    def provider(self, name: str) -> ProviderConfig | None:
+        """The provider of that name."""
+        return next((p for p in self.providers if p.name == name), None)

@@ -1,0 +1,175 @@
+"""Turns a provider's event stream into the client's: one lifecycle, our ids, our sequence.
+
+A provider's stream is trusted for content, not for framing. The assembler
+emits its own `response.created`/`in_progress` snapshots (our response id and
+the client's echo fields), numbers every event from 0, gives every item an id
+and a status, fills `item_id` on deltas, hides encrypted reasoning unless the
+client asked for it, and ends with exactly one terminal event carrying the
+full output and usage — also when the upstream fails or vanishes mid-stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import items_pb2 as ipb
+from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.errors import GatewayError
+from responses_gateway.service.items import client_visible, ensure_id, set_status
+
+_TERMINAL = ("completed", "incomplete", "failed")
+_SKIPPED = frozenset({"created", "in_progress", "queued"})
+_LOCATED = frozenset(
+    {
+        "content_part_added",
+        "content_part_done",
+        "output_text_delta",
+        "output_text_done",
+        "output_text_annotation_added",
+        "refusal_delta",
+        "refusal_done",
+        "function_call_arguments_delta",
+        "function_call_arguments_done",
+        "reasoning_summary_part_added",
+        "reasoning_summary_part_done",
+        "reasoning_summary_text_delta",
+        "reasoning_summary_text_done",
+        "reasoning_text_delta",
+        "reasoning_text_done",
+    }
+)
+
+
+def finish(snapshot: pb.Response, upstream: pb.Response, output: list[ipb.Item], include_encrypted: bool) -> pb.Response:
+    """The final response: our snapshot plus the upstream's outcome and the output."""
+    final = pb.Response()
+    final.CopyFrom(snapshot)
+    final.status = upstream.status if upstream.status in _TERMINAL else "completed"
+    final.usage.CopyFrom(upstream.usage)
+    if upstream.HasField("error"):
+        final.error.CopyFrom(upstream.error)
+    elif final.status == "failed":
+        final.error.code, final.error.message = "server_error", "The model failed to generate a response."
+    if upstream.HasField("incomplete_details"):
+        final.incomplete_details.CopyFrom(upstream.incomplete_details)
+    if final.status == "completed":
+        final.completed_at = int(time.time())
+    final.output.extend(client_visible(item, include_encrypted) for item in output)
+    return final
+
+
+def normalize_output(items: list[ipb.Item], status: str) -> list[ipb.Item]:
+    """Ids and statuses on every output item (reasoning items included)."""
+    for item in items:
+        ensure_id(item)
+        set_status(item, "incomplete" if status == "incomplete" and item.WhichOneof("item") == "message" else "completed", only_if_missing=True)
+    return items
+
+
+class StreamAssembler:
+    """Feeds on provider events, yields client events; one instance per response."""
+
+    def __init__(self, snapshot: pb.Response, *, include_encrypted: bool) -> None:
+        self._snapshot = snapshot
+        self._include_encrypted = include_encrypted
+        self._seq = 0
+        self._ids: dict[int, str] = {}
+        self._done: dict[int, ipb.Item] = {}
+        self.final: pb.Response | None = None
+        # Output as stored: with encrypted reasoning, which replays need.
+        self.stored_output: list[ipb.Item] = []
+
+    def _stamp(self, event: epb.ResponseStreamEvent) -> epb.ResponseStreamEvent:
+        event.sequence_number = self._seq
+        self._seq += 1
+        return event
+
+    def start(self) -> Iterator[epb.ResponseStreamEvent]:
+        """`response.created` then `response.in_progress`, each with the empty snapshot."""
+        yield self._stamp(epb.ResponseStreamEvent(created=epb.ResponseLifecycleEvent(response=self._snapshot)))
+        yield self._stamp(epb.ResponseStreamEvent(in_progress=epb.ResponseLifecycleEvent(response=self._snapshot)))
+
+    def feed(self, event: epb.ResponseStreamEvent) -> Iterator[epb.ResponseStreamEvent]:
+        """Client events for one provider event; sets `final` on a terminal one."""
+        case = event.WhichOneof("event")
+        if case is None or case in _SKIPPED or self.final is not None:
+            return
+        if case in _TERMINAL:
+            self._finish(getattr(event, case).response)
+            return
+        if case == "error":
+            yield from self.fail_with(event.error.error)
+            return
+        if case in ("output_item_added", "output_item_done"):
+            payload = getattr(event, case)
+            index = int(payload.output_index)
+            item = payload.item
+            if not item.WhichOneof("item"):
+                return
+            if index in self._ids:
+                _set_id(item, self._ids[index])
+            self._ids[index] = ensure_id(item)
+            if case == "output_item_added":
+                set_status(item, "in_progress", only_if_missing=True)
+            else:
+                set_status(item, "completed", only_if_missing=True)
+                self._done[index] = _copy(item)
+            if not self._include_encrypted:
+                payload.item.CopyFrom(client_visible(item, False))
+        elif case in _LOCATED:
+            payload = getattr(event, case)
+            if not payload.item_id:
+                payload.item_id = self._ids.get(int(payload.output_index), "")
+        yield self._stamp(event)
+
+    def _finish(self, upstream: pb.Response) -> None:
+        if upstream.output:
+            output = normalize_output([_copy(i) for i in upstream.output], upstream.status)
+            for index, item in enumerate(output):
+                if index in self._ids:
+                    _set_id(item, self._ids[index])
+        else:
+            output = [self._done[i] for i in sorted(self._done)]
+        self.stored_output = output
+        self.final = finish(self._snapshot, upstream, output, self._include_encrypted)
+
+    def fail_with(self, error: pb.ErrorDetail) -> Iterator[epb.ResponseStreamEvent]:
+        """An `error` event now; `final` becomes a failed response with the partial output."""
+        if self.final is not None:
+            return
+        yield self._stamp(epb.ResponseStreamEvent(error=epb.ErrorEvent(error=error)))
+        upstream = pb.Response(status="failed")
+        upstream.error.code = error.code if error.HasField("code") and error.code else "server_error"
+        upstream.error.message = error.message
+        upstream.usage.SetInParent()
+        self._finish_partial(upstream)
+
+    def fail(self, exc: GatewayError) -> Iterator[epb.ResponseStreamEvent]:
+        """Fail the stream because of an exception raised mid-way."""
+        yield from self.fail_with(exc.to_detail())
+
+    def _finish_partial(self, upstream: pb.Response) -> None:
+        output = [self._done[i] for i in sorted(self._done)]
+        self.stored_output = output
+        self.final = finish(self._snapshot, upstream, output, self._include_encrypted)
+
+    def terminal(self) -> epb.ResponseStreamEvent:
+        """The one terminal event, carrying the final response."""
+        assert self.final is not None
+        event = epb.ResponseStreamEvent()
+        getattr(event, self.final.status).response.CopyFrom(self.final)
+        return self._stamp(event)
+
+
+def _copy(item: ipb.Item) -> ipb.Item:
+    copy = ipb.Item()
+    copy.CopyFrom(item)
+    return copy
+
+
+def _set_id(item: ipb.Item, value: str) -> None:
+    kind = item.WhichOneof("item")
+    if kind:
+        getattr(item, kind).id = value

@@ -1,0 +1,97 @@
+"""The gRPC face: maps RPCs onto ResponsesService and GatewayError onto statuses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import status_pb2
+from grpc_status import rpc_status
+
+from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.api.v1 import service_pb2 as spb
+from responses_gateway.api.v1 import service_pb2_grpc
+from responses_gateway.errors import GatewayError, InternalError, InvalidRequest
+from responses_gateway.service.responses import CallContext, ResponsesService
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def error_status(exc: GatewayError) -> grpc.Status:
+    """A google.rpc.Status with the OpenAI error object packed as its detail."""
+    detail = any_pb2.Any()
+    detail.Pack(exc.to_detail())
+    status = status_pb2.Status(code=exc.grpc_code.value[0], message=exc.message, details=[detail])
+    return rpc_status.to_status(status)
+
+
+class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
+    """Thin: context in, service call, errors out as statuses."""
+
+    def __init__(self, service: ResponsesService, tenant_id: str) -> None:
+        self._service = service
+        self._tenant_id = tenant_id
+
+    def _ctx(self, context: grpc.aio.ServicerContext) -> CallContext:
+        return CallContext(tenant_id=self._tenant_id)
+
+    async def _unary(self, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except GatewayError as exc:
+            await context.abort_with_status(error_status(exc))
+        except Exception:
+            log.exception("unhandled error in RPC")
+            await context.abort_with_status(error_status(InternalError("The server had an error while processing your request.")))
+        raise AssertionError("unreachable: abort raises")
+
+    async def CreateResponse(self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext) -> pb.Response:
+        return await self._unary(context, lambda: self._service.create(request, self._ctx(context)))
+
+    async def StreamResponse(
+        self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[epb.ResponseStreamEvent]:
+        try:
+            async for event in self._service.stream(request, self._ctx(context)):
+                yield event
+        except GatewayError as exc:
+            await context.abort_with_status(error_status(exc))
+        except Exception:
+            log.exception("unhandled error in stream")
+            await context.abort_with_status(error_status(InternalError("The server had an error while processing your request.")))
+
+    async def GetResponse(self, request: spb.GetResponseRequest, context: grpc.aio.ServicerContext) -> pb.Response:
+        return await self._unary(context, lambda: self._service.get(request.id, self._ctx(context)))
+
+    async def DeleteResponse(
+        self, request: spb.DeleteResponseRequest, context: grpc.aio.ServicerContext
+    ) -> spb.DeleteResponseResponse:
+        return await self._unary(context, lambda: self._service.delete(request.id, self._ctx(context)))
+
+    async def ListModels(self, request: spb.ListModelsRequest, context: grpc.aio.ServicerContext) -> spb.ListModelsResponse:
+        return await self._unary(context, self._service.list_models)
+
+    async def GetModel(self, request: spb.GetModelRequest, context: grpc.aio.ServicerContext) -> spb.Model:
+        return await self._unary(context, lambda: self._service.get_model(request.id))
+
+    async def CancelResponse(self, request: spb.CancelResponseRequest, context: grpc.aio.ServicerContext) -> pb.Response:
+        return await self._unary(context, lambda: _not_yet("Cancelling responses"))
+
+    async def ListInputItems(
+        self, request: spb.ListInputItemsRequest, context: grpc.aio.ServicerContext
+    ) -> spb.ListInputItemsResponse:
+        return await self._unary(context, lambda: _not_yet("Listing input items"))
+
+    async def CountInputTokens(
+        self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext
+    ) -> spb.CountInputTokensResponse:
+        return await self._unary(context, lambda: _not_yet("Counting input tokens"))
+
+
+async def _not_yet(what: str) -> T:
+    raise InvalidRequest(f"{what} is not supported by this gateway yet.", code="unsupported_endpoint")

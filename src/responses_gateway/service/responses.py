@@ -1,0 +1,237 @@
+"""The Responses service: every API rule lives here, once, for both faces.
+
+validate → load conversation → route → call the provider → persist → answer.
+Transport-free: the gRPC servicer and the bridge's in-process backend both
+call these methods with proto messages and a CallContext.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import items_pb2 as ipb
+from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.api.v1 import service_pb2 as spb
+from responses_gateway.errors import GatewayError, InternalError, NotFound, PreviousResponseNotFound, UpstreamError
+from responses_gateway.providers import ProviderCall
+from responses_gateway.router import Route, Router
+from responses_gateway.service.assembler import StreamAssembler, finish, normalize_output
+from responses_gateway.service.items import canonical_input, item_id, item_type, new_id
+from responses_gateway.service.validation import validate_create
+from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store
+
+log = logging.getLogger(__name__)
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who is calling; set by the transport (API keys arrive with the security layer)."""
+
+    tenant_id: str
+
+
+@dataclass(slots=True)
+class _Prepared:
+    route: Route
+    call: ProviderCall
+    snapshot: pb.Response
+    input_items: list[ipb.Item]
+    store: bool
+    include_encrypted: bool
+
+
+def _snapshot(req: pb.CreateResponseRequest, response_id: str) -> pb.Response:
+    """The response object as it stands before any output: the request's echoes."""
+    resp = pb.Response(
+        id=response_id,
+        object="response",
+        created_at=int(time.time()),
+        status="in_progress",
+        model=req.model,
+        store=req.store if req.HasField("store") else True,
+        background=req.background,
+        temperature=req.temperature if req.HasField("temperature") else 1.0,
+        top_p=req.top_p if req.HasField("top_p") else 1.0,
+        top_logprobs=req.top_logprobs if req.HasField("top_logprobs") else 0,
+        parallel_tool_calls=req.parallel_tool_calls if req.HasField("parallel_tool_calls") else True,
+        truncation=req.truncation if req.HasField("truncation") else "disabled",
+        service_tier=req.service_tier if req.HasField("service_tier") else "default",
+    )
+    for key in (
+        "instructions",
+        "previous_response_id",
+        "max_output_tokens",
+        "max_tool_calls",
+        "user",
+        "safety_identifier",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+    ):
+        if req.HasField(key):
+            setattr(resp, key, getattr(req, key))
+    if req.HasField("tool_choice"):
+        resp.tool_choice.CopyFrom(req.tool_choice)
+    else:
+        resp.tool_choice.mode = "auto"
+    resp.tools.extend(req.tools)
+    resp.text.CopyFrom(req.text)
+    resp.reasoning.CopyFrom(req.reasoning)
+    resp.metadata.update(req.metadata)
+    return resp
+
+
+class ResponsesService:
+    """Orchestrates one RPC family; owns no transport."""
+
+    def __init__(self, router: Router, store: Store) -> None:
+        self._router = router
+        self._store = store
+
+    async def _prepare(self, req: pb.CreateResponseRequest, ctx: CallContext) -> _Prepared:
+        validate_create(req)
+        route = self._router.resolve(req.model)
+        history: list[ipb.Item] = []
+        if req.HasField("previous_response_id"):
+            history = await self._load_history(ctx.tenant_id, req.previous_response_id)
+        upstream = pb.CreateResponseRequest()
+        upstream.CopyFrom(req)
+        upstream.ClearField("previous_response_id")
+        upstream.ClearField("input")
+        upstream.input_items.items.extend(history)
+        if req.WhichOneof("input") == "input_text":
+            message = upstream.input_items.items.add().message
+            message.role, message.text = "user", req.input_text
+        else:
+            upstream.input_items.items.extend(req.input_items.items)
+        return _Prepared(
+            route=route,
+            call=ProviderCall(request=upstream, model=route.model),
+            snapshot=_snapshot(req, new_id("resp")),
+            input_items=canonical_input(req),
+            store=req.store if req.HasField("store") else True,
+            include_encrypted=ENCRYPTED_REASONING in req.include,
+        )
+
+    async def _load_history(self, tenant_id: str, response_id: str) -> list[ipb.Item]:
+        async with self._store.session() as session:
+            chain = await ResponseRepository(session).load_conversation(tenant_id, response_id)
+        if chain is None:
+            raise PreviousResponseNotFound(response_id)
+        return [ipb.Item.FromString(entry.item.data) for entry in chain]
+
+    async def _persist(self, prep: _Prepared, final: pb.Response, output: list[ipb.Item], ctx: CallContext) -> None:
+        if not prep.store:
+            return
+        record = ResponseRecord(
+            id=final.id,
+            tenant_id=ctx.tenant_id,
+            previous_response_id=final.previous_response_id if final.HasField("previous_response_id") else None,
+            model=final.model,
+            status=final.status,
+            created_at=final.created_at,
+            data=final.SerializeToString(),
+        )
+        async with self._store.session() as session, session.begin():
+            await ResponseRepository(session).save_response(record, _records(prep.input_items), _records(output))
+
+    async def create(self, req: pb.CreateResponseRequest, ctx: CallContext) -> pb.Response:
+        """Create a response and return it finished."""
+        prep = await self._prepare(req, ctx)
+        upstream = await prep.route.provider.complete(prep.call)
+        output = normalize_output([ipb.Item.FromString(i.SerializeToString()) for i in upstream.output], upstream.status)
+        final = finish(prep.snapshot, upstream, output, prep.include_encrypted)
+        await self._persist(prep, final, output, ctx)
+        return final
+
+    async def stream(self, req: pb.CreateResponseRequest, ctx: CallContext) -> AsyncIterator[epb.ResponseStreamEvent]:
+        """Create a response and yield its events; errors before the first event raise."""
+        prep = await self._prepare(req, ctx)
+        upstream = aiter(prep.route.provider.stream(prep.call))
+        assembler = StreamAssembler(prep.snapshot, include_encrypted=prep.include_encrypted)
+        try:
+            try:
+                first = await anext(upstream)
+            except StopAsyncIteration:
+                raise UpstreamError(
+                    "The upstream provider ended the stream before any output.", code="server_error", http_status=502
+                ) from None
+            for event in assembler.start():
+                yield event
+            async for event in self._relay(first, upstream, assembler):
+                yield event
+        finally:
+            await _aclose(upstream)
+        assert assembler.final is not None
+        await self._persist(prep, assembler.final, assembler.stored_output, ctx)
+        yield assembler.terminal()
+
+    async def _relay(
+        self, first: epb.ResponseStreamEvent, upstream: AsyncIterator[epb.ResponseStreamEvent], assembler: StreamAssembler
+    ) -> AsyncIterator[epb.ResponseStreamEvent]:
+        """Client events until the upstream's outcome is known; failures become `error`."""
+        try:
+            for event in assembler.feed(first):
+                yield event
+            async for upstream_event in upstream:
+                if assembler.final is not None:
+                    break
+                for event in assembler.feed(upstream_event):
+                    yield event
+            if assembler.final is None:
+                for event in assembler.fail(
+                    UpstreamError("The upstream provider ended the stream unexpectedly.", code="server_error")
+                ):
+                    yield event
+        except GatewayError as exc:
+            for event in assembler.fail(exc):
+                yield event
+        except Exception:
+            log.exception("stream failed")
+            for event in assembler.fail(InternalError("The server had an error while processing your request.")):
+                yield event
+
+    async def get(self, response_id: str, ctx: CallContext) -> pb.Response:
+        """A stored response, or 404 as for an id that never existed."""
+        async with self._store.session() as session:
+            record = await ResponseRepository(session).get_response(ctx.tenant_id, response_id)
+        if record is None:
+            raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
+        return pb.Response.FromString(record.data)
+
+    async def delete(self, response_id: str, ctx: CallContext) -> spb.DeleteResponseResponse:
+        """Delete a stored response and its items."""
+        async with self._store.session() as session, session.begin():
+            deleted = await ResponseRepository(session).delete_response(ctx.tenant_id, response_id)
+        if not deleted:
+            raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
+        return spb.DeleteResponseResponse(id=response_id, object="response", deleted=True)
+
+    async def list_models(self) -> spb.ListModelsResponse:
+        """Every routed model."""
+        return spb.ListModelsResponse(
+            object="list",
+            data=[spb.Model(id=m.id, object="model", created=m.created, owned_by=m.owned_by) for m in self._router.models()],
+        )
+
+    async def get_model(self, model_id: str) -> spb.Model:
+        """One routed model, or 404."""
+        try:
+            m = self._router.model(model_id)
+        except GatewayError:
+            raise NotFound(f"The model '{model_id}' does not exist", code="model_not_found", param="model") from None
+        return spb.Model(id=m.id, object="model", created=m.created, owned_by=m.owned_by)
+
+
+async def _aclose(iterator: AsyncIterator[object]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _records(items: list[ipb.Item]) -> list[ItemRecord]:
+    return [ItemRecord(item_id=item_id(i), item_type=item_type(i), data=i.SerializeToString()) for i in items]

@@ -1,0 +1,35 @@
+"""Builds the grpc.aio server: our service, health and reflection."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from responses_gateway.api.v1 import service_pb2, service_pb2_grpc
+from responses_gateway.service.grpc_servicer import ResponsesServicer
+from responses_gateway.service.responses import ResponsesService
+
+SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["ResponsesService"].full_name
+
+
+async def build_server(
+    service: ResponsesService, host: str, port: int, *, tenant_id: str
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """A started-ready (not yet started) server bound to host:port; port 0 picks one."""
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        ]
+    )
+    service_pb2_grpc.add_ResponsesServiceServicer_to_server(ResponsesServicer(service, tenant_id), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    return server, bound, health_servicer

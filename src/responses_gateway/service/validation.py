@@ -1,0 +1,184 @@
+"""Value rules of the create request, shared by the gRPC and HTTP faces."""
+
+from __future__ import annotations
+
+import re
+
+from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.codec.fields import invalid_value, missing
+from responses_gateway.errors import InvalidRequest
+
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+SUMMARIES = ("auto", "concise", "detailed")
+VERBOSITIES = ("low", "medium", "high")
+TRUNCATIONS = ("auto", "disabled")
+TOOL_CHOICE_MODES = ("none", "auto", "required")
+SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority", "fast", "ultrafast")
+TEXT_FORMATS = ("text", "json_schema", "json_object")
+INCLUDABLE = (
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+    "message.input_image.image_url",
+    "file_search_call.results",
+    "web_search_call.action.sources",
+    "web_search_call.results",
+    "code_interpreter_call.outputs",
+    "computer_call_output.output.image_url",
+)
+FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+MAX_INPUT_ITEMS = 10_000
+
+
+def _range(param: str, value: float, low: float, high: float | None, kind: str = "decimal") -> None:
+    if value < low:
+        raise InvalidRequest(
+            f"Invalid '{param}': {kind} below minimum value. Expected a value >= {low:g}, but got {value:g} instead.",
+            code=f"{kind}_below_min_value",
+            param=param,
+        )
+    if high is not None and value > high:
+        raise InvalidRequest(
+            f"Invalid '{param}': {kind} above maximum value. Expected a value <= {high:g}, but got {value:g} instead.",
+            code=f"{kind}_above_max_value",
+            param=param,
+        )
+
+
+def _max_length(param: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidRequest(
+            f"Invalid '{param}': string too long. Expected a string with maximum length {limit}, "
+            f"but got a string with length {len(value)} instead.",
+            code="string_above_max_length",
+            param=param,
+        )
+
+
+def _choice(param: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise invalid_value(param, value, allowed)
+
+
+def validate_create(req: pb.CreateResponseRequest) -> None:
+    """Raise InvalidRequest (param named) for the first rule the request breaks."""
+    if not req.model:
+        raise missing("model")
+    if req.WhichOneof("input") is None:
+        raise missing("input")
+    if len(req.input_items.items) > MAX_INPUT_ITEMS:
+        raise InvalidRequest(
+            f"Invalid 'input': array too long. Expected an array with maximum length {MAX_INPUT_ITEMS}.",
+            code="array_above_max_length",
+            param="input",
+        )
+    if req.HasField("conversation"):
+        raise InvalidRequest(
+            "The 'conversation' parameter is not supported by this gateway; use 'previous_response_id'.",
+            code="unsupported_parameter",
+            param="conversation",
+        )
+    if req.background:
+        raise InvalidRequest(
+            "Background mode is not supported by this gateway yet.", code="unsupported_parameter", param="background"
+        )
+    if req.HasField("prompt"):
+        raise InvalidRequest(
+            "Stored prompt templates are not supported by this gateway.", code="unsupported_parameter", param="prompt"
+        )
+    _validate_sampling(req)
+    _validate_config(req)
+    _validate_tools(req)
+    _validate_metadata(req)
+
+
+def _validate_sampling(req: pb.CreateResponseRequest) -> None:
+    if req.HasField("temperature"):
+        _range("temperature", req.temperature, 0, 2)
+    if req.HasField("top_p"):
+        _range("top_p", req.top_p, 0, 1)
+    if req.HasField("max_output_tokens"):
+        _range("max_output_tokens", req.max_output_tokens, 16, None, "integer")
+    if req.HasField("max_tool_calls"):
+        _range("max_tool_calls", req.max_tool_calls, 1, None, "integer")
+    if req.HasField("top_logprobs"):
+        _range("top_logprobs", req.top_logprobs, 0, 20, "integer")
+
+
+def _validate_config(req: pb.CreateResponseRequest) -> None:
+    if req.HasField("truncation"):
+        _choice("truncation", req.truncation, TRUNCATIONS)
+    if req.HasField("service_tier"):
+        _choice("service_tier", req.service_tier, SERVICE_TIERS)
+    if req.HasField("reasoning"):
+        if req.reasoning.HasField("effort"):
+            _choice("reasoning.effort", req.reasoning.effort, EFFORTS)
+        if req.reasoning.HasField("summary"):
+            _choice("reasoning.summary", req.reasoning.summary, SUMMARIES)
+        if req.reasoning.HasField("generate_summary"):
+            _choice("reasoning.generate_summary", req.reasoning.generate_summary, SUMMARIES)
+    if req.HasField("text"):
+        if req.text.HasField("verbosity"):
+            _choice("text.verbosity", req.text.verbosity, VERBOSITIES)
+        if req.text.HasField("format"):
+            _choice("text.format.type", req.text.format.type, TEXT_FORMATS)
+            if req.text.format.type == "json_schema":
+                if not req.text.format.HasField("name"):
+                    raise missing("text.format.name")
+                if not req.text.format.HasField("schema_json"):
+                    raise missing("text.format.schema")
+    for i, value in enumerate(req.include):
+        _choice(f"include[{i}]", value, INCLUDABLE)
+    if req.HasField("safety_identifier"):
+        _max_length("safety_identifier", req.safety_identifier, 128)
+    if req.HasField("prompt_cache_key"):
+        _max_length("prompt_cache_key", req.prompt_cache_key, 1024)
+    if req.HasField("user"):
+        _max_length("user", req.user, 512)
+    if req.HasField("previous_response_id") and not req.previous_response_id:
+        raise invalid_value("previous_response_id", "")
+
+
+def _validate_tools(req: pb.CreateResponseRequest) -> None:
+    names: set[str] = set()
+    for i, tool in enumerate(req.tools):
+        if tool.WhichOneof("tool") != "function":
+            continue
+        name = tool.function.name
+        if not FUNCTION_NAME.match(name):
+            raise InvalidRequest(
+                f"Invalid 'tools[{i}].name': string does not match pattern. "
+                f"Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' of at most 64 characters.",
+                code="invalid_value",
+                param=f"tools[{i}].name",
+            )
+        if name in names:
+            raise InvalidRequest(
+                f"Duplicate function name '{name}' in 'tools'.", code="invalid_value", param=f"tools[{i}].name"
+            )
+        names.add(name)
+    if req.HasField("tool_choice"):
+        choice = req.tool_choice
+        kind = choice.WhichOneof("choice")
+        if kind == "mode":
+            _choice("tool_choice", choice.mode, TOOL_CHOICE_MODES)
+        elif kind == "function_name" and choice.function_name not in names:
+            raise InvalidRequest(
+                f"Tool choice '{choice.function_name}' not found in 'tools' parameter.",
+                code="invalid_value",
+                param="tool_choice",
+            )
+        elif kind == "allowed_tools":
+            _choice("tool_choice.mode", choice.allowed_tools.mode, ("auto", "required"))
+
+
+def _validate_metadata(req: pb.CreateResponseRequest) -> None:
+    if len(req.metadata) > 16:
+        raise InvalidRequest(
+            "Invalid 'metadata': too many properties. Expected an object with at most 16 properties, "
+            f"but got an object with {len(req.metadata)} properties instead.",
+            code="object_above_max_properties",
+            param="metadata",
+        )
+    for key, value in req.metadata.items():
+        _max_length(f"metadata.{key}", key, 64)
+        _max_length(f"metadata.{key}", value, 512)

@@ -1,0 +1,92 @@
+"""Engine, sessions and migrations: one Store per process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from . import migrations
+
+__all__ = ["Store"]
+
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+
+# WAL lets readers run beside the single writer; NORMAL is durable at every checkpoint and
+# safe against corruption in WAL mode; SQLite leaves foreign keys off unless asked, and the
+# items' ON DELETE CASCADE depends on them; busy_timeout makes a second writer wait, not fail.
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+)
+
+
+class Store:
+    """Owns the engine and sessionmaker; one per process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str | URL) -> Store:
+        """Create the engine for `url` and check that the database answers."""
+        parsed = make_url(url)
+        engine = create_async_engine(parsed, **_engine_options(parsed))
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
+        try:
+            async with engine.connect():  # fail at start-up, not on the first request
+                pass
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessionmaker
+
+    def session(self) -> AsyncSession:
+        """A new session; use as `async with store.session() as s, s.begin(): ...`."""
+        return self._sessionmaker()
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to `revision` with Alembic, on one transaction of this engine."""
+        async with self._engine.begin() as connection:
+            await connection.run_sync(migrations.upgrade, revision)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+
+def _engine_options(url: URL) -> dict[str, Any]:
+    if url.get_backend_name() != "sqlite":
+        return {"pool_pre_ping": True}  # replicas outlive database restarts and idle timeouts
+    if _is_sqlite_memory(url):
+        # Every connection to :memory: is a new, empty database: share exactly one.
+        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    return {}
+
+
+def _is_sqlite_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def _apply_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    """Per-connection SQLite settings (journal_mode is persistent, the others are not)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()

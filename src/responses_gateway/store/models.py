@@ -1,0 +1,66 @@
+"""SQLAlchemy table models; every row carries its tenant so isolation needs no schema change later."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, MetaData, String, UniqueConstraint
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = ["Base", "ResponseItemRow", "ResponseRow"]
+
+# Deterministic constraint names, so Alembic can drop or alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), never a BIGINT one.
+_BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    """Declarative base of the gateway's tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ResponseRow(Base):
+    """A stored response; `data` is the serialized proto Response."""
+
+    __tablename__ = "responses"
+    __table_args__ = (Index("ix_responses_tenant_id_id", "tenant_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    # Deliberately not a foreign key: a parent may be deleted while its continuations live on.
+    previous_response_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    model: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    # Write-side only (it orders the INSERTs); reads go through explicit queries, never lazy loads.
+    items: Mapped[list[ResponseItemRow]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ResponseItemRow(Base):
+    """One input or output item of a response, in its position."""
+
+    __tablename__ = "response_items"
+    __table_args__ = (UniqueConstraint("response_id", "kind", "position"),)
+
+    pk: Mapped[int] = mapped_column(_BigIntPK, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    response_id: Mapped[str] = mapped_column(String(64), ForeignKey("responses.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(64))
+    item_type: Mapped[str] = mapped_column(String(48))
+    token_count: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,234 @@
+"""Data access for responses and their items, on a session the caller owns."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Literal, cast
+
+from sqlalchemy import ColumnElement, CursorResult, Integer, Select, case, delete, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from .models import ResponseItemRow, ResponseRow
+from .records import ChainItem, ItemKind, ItemRecord, ResponseRecord
+
+__all__ = ["DEFAULT_MAX_CHAIN_DEPTH", "ChainTooDeepError", "ResponseRepository"]
+
+DEFAULT_MAX_CHAIN_DEPTH = 100_000
+
+
+class ChainTooDeepError(Exception):
+    """A previous_response_id chain is longer than the repository's cap (or loops back on itself)."""
+
+
+class ResponseRepository:
+    """Data access on one AsyncSession; flushes, never commits (the caller owns the transaction)."""
+
+    def __init__(self, session: AsyncSession, *, max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH) -> None:
+        self._session = session
+        self._max_chain_depth = max_chain_depth
+
+    async def save_response(
+        self,
+        response: ResponseRecord,
+        input_items: Sequence[ItemRecord],
+        output_items: Sequence[ItemRecord],
+    ) -> None:
+        """Insert a response with its own new input items and its output items, in one flush."""
+        row = ResponseRow(
+            id=response.id,
+            tenant_id=response.tenant_id,
+            previous_response_id=response.previous_response_id,
+            model=response.model,
+            status=response.status,
+            created_at=response.created_at,
+            updated_at=int(time.time()),
+            data=response.data,
+        )
+        row.items = [
+            *_item_rows(response, "input", input_items),
+            *_item_rows(response, "output", output_items),
+        ]
+        self._session.add(row)
+        await self._session.flush()
+
+    async def get_response(self, tenant_id: str, response_id: str) -> ResponseRecord | None:
+        """The response, or None if it does not exist for this tenant."""
+        row = await self._session.scalar(select(ResponseRow).where(*_owned(tenant_id, response_id)))
+        return None if row is None else _response_record(row)
+
+    async def delete_response(self, tenant_id: str, response_id: str) -> bool:
+        """Delete the response and (by ON DELETE CASCADE) its items; False if it did not exist."""
+        stmt = delete(ResponseRow).where(*_owned(tenant_id, response_id))
+        # A bulk DELETE always yields a CursorResult; the stubs only promise Result.
+        result = cast(CursorResult[()], await self._session.execute(stmt))
+        return result.rowcount > 0
+
+    async def load_conversation(self, tenant_id: str, response_id: str) -> list[ChainItem] | None:
+        """Every item of the chain ending at response_id, oldest response first, in one query.
+
+        Within a response: inputs by position, then outputs by position. None if response_id
+        does not exist for this tenant. A deleted (or foreign) ancestor ends the walk there.
+        Raises ChainTooDeepError past max_chain_depth responses, which also bounds a cycle.
+        """
+        rows = (await self._session.execute(self._chain_query(tenant_id, response_id))).all()
+        if not rows:
+            return None
+        if rows[0].depth >= self._max_chain_depth:  # rows are ordered deepest first
+            raise ChainTooDeepError(f"conversation of {response_id} exceeds {self._max_chain_depth} responses")
+        return [
+            ChainItem(
+                response_id=row.response_id,
+                kind=cast(ItemKind, row.kind),
+                item=ItemRecord(row.item_id, row.item_type, row.data, row.token_count),
+            )
+            for row in rows
+            if row.item_id is not None  # the outer join's placeholder for a response without items
+        ]
+
+    async def list_input_items(
+        self,
+        tenant_id: str,
+        response_id: str,
+        *,
+        after: str | None,
+        before: str | None,
+        limit: int,
+        order: Literal["asc", "desc"],
+    ) -> tuple[list[ItemRecord], bool] | None:
+        """A page of the response's own input items and whether more follow; None if the response is absent.
+
+        Cursors are item ids, meant in the listing order: `after` continues past an item,
+        `before` alone returns the `limit` items just before it (the previous page), and then
+        has_more says whether still earlier ones exist. An unknown cursor gives an empty page.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        exists = await self._session.scalar(select(ResponseRow.id).where(*_owned(tenant_id, response_id)))
+        if exists is None:
+            return None
+        backwards = before is not None and after is None
+        stmt = _input_page_query(tenant_id, response_id, after, before, order, backwards).limit(limit + 1)
+        rows = list((await self._session.scalars(stmt)).all())
+        has_more = len(rows) > limit
+        page = rows[:limit]
+        if backwards:
+            page.reverse()
+        return [_item_record(row) for row in page], has_more
+
+    def _chain_query(self, tenant_id: str, response_id: str) -> Select[str, int, str, str, str, int | None, bytes]:
+        """WITH RECURSIVE walk from response_id up previous_response_id, joined to the items."""
+        # The tenant filter sits inside both halves of the CTE, so the walk can never step
+        # into another tenant's rows, even through a previous_response_id naming one.
+        chain = (
+            select(
+                ResponseRow.id,
+                ResponseRow.previous_response_id,
+                literal_column("0", Integer).label("depth"),
+            )
+            .where(*_owned(tenant_id, response_id))
+            .cte("chain", recursive=True)
+        )
+        parent = aliased(ResponseRow, name="parent")
+        chain = chain.union_all(
+            select(parent.id, parent.previous_response_id, (chain.c.depth + 1).label("depth"))
+            .join(chain, parent.id == chain.c.previous_response_id)
+            .where(parent.tenant_id == tenant_id, chain.c.depth < self._max_chain_depth)
+        )
+        item = ResponseItemRow
+        return (
+            select(
+                chain.c.id.label("response_id"),
+                chain.c.depth,
+                item.kind,
+                item.item_id,
+                item.item_type,
+                item.token_count,
+                item.data,
+            )
+            # Outer join: a response with no items still yields a row, telling "absent" from "empty".
+            .outerjoin(item, (item.response_id == chain.c.id) & (item.tenant_id == tenant_id))
+            .order_by(chain.c.depth.desc(), _kind_order(), item.position)
+        )
+
+
+def _owned(tenant_id: str, response_id: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """WHERE clauses selecting one response of one tenant."""
+    return ResponseRow.tenant_id == tenant_id, ResponseRow.id == response_id
+
+
+def _kind_order() -> ColumnElement[int]:
+    """Inputs before outputs, stated rather than left to string collation."""
+    return case((ResponseItemRow.kind == "input", 0), else_=1)
+
+
+def _input_page_query(
+    tenant_id: str,
+    response_id: str,
+    after: str | None,
+    before: str | None,
+    order: Literal["asc", "desc"],
+    backwards: bool,
+) -> Select[ResponseItemRow]:
+    """Input items strictly between the cursors, sorted in travel order (reversed when paging back)."""
+    position = ResponseItemRow.position
+    stmt = select(ResponseItemRow).where(
+        ResponseItemRow.tenant_id == tenant_id,
+        ResponseItemRow.response_id == response_id,
+        ResponseItemRow.kind == "input",
+    )
+    ascending = order == "asc"
+    if after is not None:
+        cursor = _input_position(response_id, after)
+        stmt = stmt.where(position > cursor if ascending else position < cursor)
+    if before is not None:
+        cursor = _input_position(response_id, before)
+        stmt = stmt.where(position < cursor if ascending else position > cursor)
+    return stmt.order_by(position.asc() if ascending != backwards else position.desc())
+
+
+def _input_position(response_id: str, item_id: str) -> ColumnElement[int]:
+    """Scalar subquery: position of an input item by id (NULL, so no match, when unknown)."""
+    return (
+        select(func.min(ResponseItemRow.position))
+        .where(
+            ResponseItemRow.response_id == response_id,
+            ResponseItemRow.kind == "input",
+            ResponseItemRow.item_id == item_id,
+        )
+        .scalar_subquery()
+    )
+
+
+def _item_rows(response: ResponseRecord, kind: ItemKind, items: Sequence[ItemRecord]) -> list[ResponseItemRow]:
+    """ORM rows for one kind of a response's items, numbered from 0."""
+    return [
+        ResponseItemRow(
+            tenant_id=response.tenant_id,
+            response_id=response.id,
+            kind=kind,
+            position=position,
+            item_id=item.item_id,
+            item_type=item.item_type,
+            token_count=item.token_count,
+            data=item.data,
+        )
+        for position, item in enumerate(items)
+    ]
+
+
+def _response_record(row: ResponseRow) -> ResponseRecord:
+    return ResponseRecord(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        previous_response_id=row.previous_response_id,
+        model=row.model,
+        status=row.status,
+        created_at=row.created_at,
+        data=row.data,
+    )
+
+
+def _item_record(row: ResponseItemRow) -> ItemRecord:
+    return ItemRecord(item_id=row.item_id, item_type=row.item_type, data=row.data, token_count=row.token_count)

@@ -1,0 +1,115 @@
+"""Real servers on ephemeral ports: the fake upstream, the gRPC service, the bridge.
+
+Every end-to-end test runs twice: with the bridge calling the service
+in-process (`serve`) and over a real gRPC channel (`serve grpc` + `serve bridge`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import openai
+import pytest
+
+from responses_gateway.api.v1 import service_pb2_grpc
+from responses_gateway.config import ModelConfig, ProviderConfig, Settings, Timeouts
+from responses_gateway.runtime import run_all, run_remote_bridge, run_service
+from tests.upstreams.openai_responses import FakeOpenAIResponses
+
+FAKE_KEY_ENV = "E2E_FAKE_OPENAI_KEY"
+
+
+@dataclass
+class Gateway:
+    """A running gateway and the fake upstream behind it."""
+
+    http_url: str
+    grpc_target: str
+    upstream: FakeOpenAIResponses
+    mode: str
+
+    def client(self) -> openai.AsyncOpenAI:
+        """The official SDK pointed at the bridge, retries off so faults show."""
+        return openai.AsyncOpenAI(base_url=f"{self.http_url}/v1", api_key="sk-anything", max_retries=0)
+
+    def channel(self) -> grpc.aio.Channel:
+        return grpc.aio.insecure_channel(self.grpc_target)
+
+    def upstream_bodies(self) -> list[dict]:
+        return [r.body for r in self.upstream.requests if r.method == "POST" and r.body is not None]
+
+
+def gateway_settings(tmp_path: Path, upstream_url: str, **overrides: object) -> Settings:
+    return Settings(
+        grpc_host="127.0.0.1",
+        grpc_port=0,
+        http_host="127.0.0.1",
+        http_port=0,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
+        providers=[
+            ProviderConfig(
+                name="openai",
+                type="openai_responses",
+                base_url=upstream_url,
+                api_key_env=FAKE_KEY_ENV,
+                timeouts=Timeouts(connect=2, first_token=10, idle=10, total=30),
+            ),
+            ProviderConfig(name="nokey", type="openai_responses", base_url="http://127.0.0.1:9", api_key_env="E2E_UNSET_KEY"),
+        ],
+        models=[
+            ModelConfig(id="gpt-5.4", provider="openai", owned_by="openai"),
+            ModelConfig(id="gpt-5.4-mini", provider="openai", owned_by="openai"),
+            ModelConfig(id="gpt-4.1-classic", provider="openai", upstream_model="gpt-4.1", owned_by="openai"),
+            ModelConfig(id="keyless-model", provider="nokey"),
+        ],
+        **overrides,
+    )
+
+
+@contextlib.asynccontextmanager
+async def start_gateway(tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Gateway]:
+    upstream = FakeOpenAIResponses(api_key="sk-upstream-secret")
+    base_url = await upstream.start()
+    monkeypatch.setenv(FAKE_KEY_ENV, "sk-upstream-secret")
+    monkeypatch.delenv("E2E_UNSET_KEY", raising=False)
+    settings = gateway_settings(tmp_path, base_url)
+    try:
+        if mode == "inprocess":
+            async with run_all(settings) as (service, bridge):
+                yield Gateway(f"http://127.0.0.1:{bridge.http_port}", f"127.0.0.1:{service.grpc_port}", upstream, mode)
+        else:
+            async with run_service(settings) as service:
+                target = f"127.0.0.1:{service.grpc_port}"
+                remote = settings.model_copy(update={"backend_target": target})
+                async with run_remote_bridge(remote) as bridge:
+                    yield Gateway(f"http://127.0.0.1:{bridge.http_port}", target, upstream, mode)
+    finally:
+        await upstream.close()
+
+
+@pytest.fixture(params=["inprocess", "remote"])
+async def gateway(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Gateway]:
+    async with start_gateway(tmp_path, request.param, monkeypatch) as gw:
+        yield gw
+
+
+@pytest.fixture
+async def client(gateway: Gateway) -> AsyncIterator[openai.AsyncOpenAI]:
+    c = gateway.client()
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+@pytest.fixture
+async def stub(gateway: Gateway) -> AsyncIterator[service_pb2_grpc.ResponsesServiceStub]:
+    channel = gateway.channel()
+    try:
+        yield service_pb2_grpc.ResponsesServiceStub(channel)
+    finally:
+        await channel.close()

@@ -1,0 +1,124 @@
+"""Store fixtures: each test runs on a fresh SQLite file and, when reachable, on PostgreSQL.
+
+PostgreSQL gets one throw-away database per test session (created and migrated once);
+each test then runs in an outer transaction that is rolled back, its sessions joining it
+through savepoints (`join_transaction_mode="create_savepoint"`), so tests and concurrent
+runs never see each other's rows. Test modules import `Db` only under TYPE_CHECKING:
+a conftest is not a module to import at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from responses_gateway.store import Store
+
+PG_URL = os.environ.get("RESPONSES_GATEWAY_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Db:
+    """What a store test gets: the engine and a factory of sessions inside the test's database."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @contextmanager
+    def count_statements(self) -> Iterator[list[str]]:
+        """Collect every SQL statement sent to the database inside the block."""
+        statements: list[str] = []
+
+        def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+            statements.append(statement)
+
+        event.listen(self.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(self.engine.sync_engine, "before_cursor_execute", record)
+
+
+def _run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run off the main thread, so pytest-asyncio's own loop is left untouched."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _admin(url: URL, sql: str) -> None:
+    # CREATE/DROP DATABASE refuse to run inside a transaction block.
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql(sql)
+    finally:
+        await engine.dispose()
+
+
+async def _migrate(url: URL) -> None:
+    store = await Store.open(url)
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[URL]:
+    """A migrated PostgreSQL database private to this test session; skipped if the server is unreachable."""
+    if importlib.util.find_spec("asyncpg") is None:
+        pytest.skip("asyncpg is not installed")
+    admin = make_url(PG_URL)
+    name = f"rg_store_test_{uuid.uuid4().hex[:12]}"
+    try:
+        _run_in_thread(_admin(admin, f'CREATE DATABASE "{name}"'))
+    except (OSError, TimeoutError) as exc:
+        pytest.skip(f"PostgreSQL at {admin.host}:{admin.port} cannot be reached: {exc}")
+    url = admin.set(database=name)
+    try:
+        _run_in_thread(_migrate(url))
+        yield url
+    finally:
+        _run_in_thread(_admin(admin, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Db]:
+    """A migrated database on each backend."""
+    if request.param == "sqlite":
+        store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
+        try:
+            await store.migrate()
+            yield Db(store.engine, store.sessionmaker)
+        finally:
+            await store.close()
+        return
+    store = await Store.open(request.getfixturevalue("pg_url"))
+    try:
+        async with store.engine.connect() as connection:
+            outer = await connection.begin()
+            try:
+                sessions = async_sessionmaker(
+                    bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+                )
+                yield Db(store.engine, sessions)
+            finally:
+                await outer.rollback()
+    finally:
+        await store.close()
+
