@@ -1,0 +1,40 @@
+# Two commands for a new machine:
+#   make serve   create .venv, install, run the gateway (HTTP :8080, gRPC :50051)
+#   make test    create .venv, install, lint the contract, type-check, run every test
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: serve test venv gen proto-lint typecheck pytest clean
+
+$(BIN)/responses-gateway: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/responses-gateway
+
+serve: venv
+	$(BIN)/responses-gateway serve
+
+node_modules/.bin/buf: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+proto-lint: node_modules/.bin/buf
+	node_modules/.bin/buf lint
+
+gen: venv
+	$(BIN)/python scripts/gen_proto.py
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/python -m pytest -q
+
+test: proto-lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) node_modules
