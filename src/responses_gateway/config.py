@@ -30,6 +30,30 @@ class Timeouts(BaseModel):
     total: float = 900.0
 
 
+class ChatDialect(BaseModel):
+    """How a Chat Completions upstream differs from OpenAI's (DeepSeek's by default)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Field of assistant messages/deltas holding reasoning text; None if the upstream has none.
+    reasoning_field: str | None = "reasoning_content"
+    # DeepSeek's controls: `thinking: {"type": "enabled"|"disabled"}` plus `reasoning_effort`.
+    thinking_control: bool = True
+    # Responses effort → upstream `reasoning_effort` (DeepSeek accepts low, high, max).
+    effort_map: dict[str, str] = Field(
+        default_factory=lambda: {
+            "minimal": "low",
+            "low": "low",
+            "medium": "high",
+            "high": "high",
+            "xhigh": "high",
+            "max": "max",
+        }
+    )
+    # Thinking mode silently ignores sampling parameters; dropping them keeps the request honest.
+    drop_sampling_when_thinking: bool = True
+
+
 class ProviderConfig(BaseModel):
     """One upstream endpoint and how to authenticate to it."""
 
@@ -44,6 +68,8 @@ class ProviderConfig(BaseModel):
     api_key_file: Path | None = None
     timeouts: Timeouts = Timeouts()
     pool_size: int = Field(default=100, ge=1)
+    # Only for type chat_completions.
+    chat: ChatDialect = ChatDialect()
 
     def resolved_base_url(self) -> str:
         """The base URL after the environment override, without a trailing slash."""

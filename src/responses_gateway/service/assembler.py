@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
@@ -77,6 +78,9 @@ class StreamAssembler:
         self._seq = 0
         self._ids: dict[int, str] = {}
         self._done: dict[int, ipb.Item] = {}
+        # Items announced but not finished, rebuilt from deltas so a failure
+        # mid-way still returns (and stores) what the client already saw.
+        self._open: dict[int, ipb.Item] = {}
         self.final: pb.Response | None = None
         # Output as stored: with encrypted reasoning, which replays need.
         self.stored_output: list[ipb.Item] = []
@@ -113,15 +117,20 @@ class StreamAssembler:
             self._ids[index] = ensure_id(item)
             if case == "output_item_added":
                 set_status(item, "in_progress", only_if_missing=True)
+                self._open[index] = _copy(item)
             else:
                 set_status(item, "completed", only_if_missing=True)
                 self._done[index] = _copy(item)
+                self._open.pop(index, None)
             if not self._include_encrypted:
                 payload.item.CopyFrom(client_visible(item, False))
         elif case in _LOCATED:
             payload = getattr(event, case)
             if not payload.item_id:
                 payload.item_id = self._ids.get(int(payload.output_index), "")
+            partial = self._open.get(int(payload.output_index))
+            if partial is not None:
+                _accumulate(partial, case, payload)
         yield self._stamp(event)
 
     def _finish(self, upstream: pb.Response) -> None:
@@ -151,7 +160,10 @@ class StreamAssembler:
         yield from self.fail_with(exc.to_detail())
 
     def _finish_partial(self, upstream: pb.Response) -> None:
-        output = [self._done[i] for i in sorted(self._done)]
+        for partial in self._open.values():
+            set_status(partial, "incomplete")
+        produced = {**self._open, **self._done}
+        output = [produced[i] for i in sorted(produced)]
         self.stored_output = output
         self.final = finish(self._snapshot, upstream, output, self._include_encrypted)
 
@@ -161,6 +173,33 @@ class StreamAssembler:
         event = epb.ResponseStreamEvent()
         getattr(event, self.final.status).response.CopyFrom(self.final)
         return self._stamp(event)
+
+
+def _accumulate(partial: ipb.Item, case: str, payload: Any) -> None:
+    """Apply one delta event to the partial item it targets."""
+    kind = partial.WhichOneof("item")
+    if kind == "message":
+        parts = partial.message.parts.parts
+        if case == "content_part_added":
+            parts.add().CopyFrom(payload.part)
+        elif case in ("output_text_delta", "refusal_delta") and payload.content_index < len(parts):
+            part = parts[payload.content_index]
+            if part.WhichOneof("part") == "refusal":
+                part.refusal.refusal += payload.delta
+            else:
+                part.output_text.text += payload.delta
+    elif kind == "function_call" and case == "function_call_arguments_delta":
+        partial.function_call.arguments += payload.delta
+    elif kind == "reasoning":
+        reasoning = partial.reasoning
+        if case == "reasoning_summary_part_added":
+            reasoning.summary.add()
+        elif case == "reasoning_summary_text_delta" and payload.summary_index < len(reasoning.summary):
+            reasoning.summary[payload.summary_index].text += payload.delta
+        elif case == "reasoning_text_delta":
+            while len(reasoning.content) <= payload.content_index:
+                reasoning.content.add()
+            reasoning.content[payload.content_index].text += payload.delta
 
 
 def _copy(item: ipb.Item) -> ipb.Item:

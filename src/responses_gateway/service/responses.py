@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
-from responses_gateway.errors import GatewayError, InternalError, NotFound, PreviousResponseNotFound, UpstreamError
+from responses_gateway.errors import GatewayError, InternalError, InvalidRequest, NotFound, PreviousResponseNotFound, UpstreamError
 from responses_gateway.providers import ProviderCall
 from responses_gateway.router import Route, Router
 from responses_gateway.service.assembler import StreamAssembler, finish, normalize_output
@@ -98,6 +98,14 @@ class ResponsesService:
         history: list[ipb.Item] = []
         if req.HasField("previous_response_id"):
             history = await self._load_history(ctx.tenant_id, req.previous_response_id)
+        if req.WhichOneof("input") == "input_items" and any(
+            i.WhichOneof("item") == "item_reference" for i in req.input_items.items
+        ):
+            resolved = pb.CreateResponseRequest()
+            resolved.CopyFrom(req)
+            del resolved.input_items.items[:]
+            resolved.input_items.items.extend(_resolve_references(req.input_items.items, history))
+            req = resolved
         upstream = pb.CreateResponseRequest()
         upstream.CopyFrom(req)
         upstream.ClearField("previous_response_id")
@@ -225,6 +233,29 @@ class ResponsesService:
         except GatewayError:
             raise NotFound(f"The model '{model_id}' does not exist", code="model_not_found", param="model") from None
         return spb.Model(id=m.id, object="model", created=m.created, owned_by=m.owned_by)
+
+
+def _resolve_references(items: Iterable[ipb.Item], history: list[ipb.Item]) -> list[ipb.Item]:
+    """Replace `item_reference` items by the stored items they name.
+
+    References resolve against the conversation being continued, which is
+    where a client's references point (items it saw in earlier turns).
+    """
+    known = {item_id(i): i for i in history}
+    resolved: list[ipb.Item] = []
+    for index, item in enumerate(items):
+        if item.WhichOneof("item") != "item_reference":
+            resolved.append(item)
+            continue
+        target = known.get(item.item_reference.id)
+        if target is None:
+            raise InvalidRequest(
+                f"Item with id '{item.item_reference.id}' not found in the conversation of 'previous_response_id'.",
+                code="item_not_found",
+                param=f"input[{index}]",
+            )
+        resolved.append(target)
+    return resolved
 
 
 async def _aclose(iterator: AsyncIterator[object]) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
+from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.codec.items import ROLES
 from responses_gateway.codec.fields import invalid_value, missing
 from responses_gateway.errors import InvalidRequest
 
@@ -85,10 +87,38 @@ def validate_create(req: pb.CreateResponseRequest) -> None:
         raise InvalidRequest(
             "Stored prompt templates are not supported by this gateway.", code="unsupported_parameter", param="prompt"
         )
+    for index, item in enumerate(req.input_items.items):
+        _validate_item(item, f"input[{index}]")
     _validate_sampling(req)
     _validate_config(req)
     _validate_tools(req)
     _validate_metadata(req)
+
+
+def _validate_item(item: ipb.Item, path: str) -> None:
+    """Structure the JSON codec guarantees, checked again for gRPC callers."""
+    kind = item.WhichOneof("item")
+    if kind is None:
+        raise missing(f"{path}.type")
+    if kind == "message":
+        message = item.message
+        _choice(f"{path}.role", message.role, ROLES)
+        if message.WhichOneof("content") is None:
+            raise missing(f"{path}.content")
+        for i, part in enumerate(message.parts.parts):
+            if part.WhichOneof("part") is None:
+                raise missing(f"{path}.content[{i}].type")
+    elif kind == "function_call":
+        for field in ("call_id", "name"):
+            if not getattr(item.function_call, field):
+                raise missing(f"{path}.{field}")
+    elif kind == "function_call_output":
+        if not item.function_call_output.call_id:
+            raise missing(f"{path}.call_id")
+        if item.function_call_output.WhichOneof("output") is None:
+            raise missing(f"{path}.output")
+    elif kind == "item_reference" and not item.item_reference.id:
+        raise missing(f"{path}.id")
 
 
 def _validate_sampling(req: pb.CreateResponseRequest) -> None:

@@ -1,0 +1,81 @@
+"""Chat Completions upstreams (DeepSeek and any OpenAI-compatible chat API)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+
+from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.config import ProviderConfig
+from responses_gateway.errors import UpstreamError
+from responses_gateway.providers.base import ProviderCall
+from responses_gateway.providers.chat_completions.convert import to_chat_request
+from responses_gateway.providers.chat_completions.stream import ChunkTranslator
+from responses_gateway.providers.http import UpstreamHTTP
+
+__all__ = ["ChatCompletionsProvider", "create"]
+
+
+def _unreadable() -> UpstreamError:
+    return UpstreamError("The upstream provider sent an unreadable response.", code="bad_upstream_response", http_status=502)
+
+
+class ChatCompletionsProvider:
+    """POST {base}/chat/completions, translated both ways."""
+
+    def __init__(self, config: ProviderConfig, api_key: str) -> None:
+        self._dialect = config.chat
+        self._http = UpstreamHTTP(config, api_key)
+
+    def _translator(self, call: ProviderCall) -> ChunkTranslator:
+        req = call.request
+        summarize = req.HasField("reasoning") and (
+            req.reasoning.HasField("summary") or req.reasoning.HasField("generate_summary")
+        )
+        return ChunkTranslator(reasoning_field=self._dialect.reasoning_field, summarize=summarize)
+
+    async def complete(self, call: ProviderCall) -> pb.Response:
+        """A non-streamed completion, translated through the same state machine."""
+        body = to_chat_request(call.request, call.model.upstream_name(), self._dialect, stream=False)
+        payload = await self._http.post_json("/chat/completions", body)
+        try:
+            # DeepSeek may send blank keep-alive lines before the JSON body.
+            chunk = orjson.loads(payload.strip())
+        except orjson.JSONDecodeError as exc:
+            raise _unreadable() from exc
+        if not isinstance(chunk, dict):
+            raise _unreadable()
+        translator = self._translator(call)
+        for _ in translator.feed(chunk):
+            pass
+        events = list(translator.finish())
+        terminal = events[-1]
+        return terminal.completed.response if terminal.HasField("completed") else terminal.incomplete.response
+
+    async def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
+        """Stream chunks; yield Responses events as soon as each chunk allows."""
+        body = to_chat_request(call.request, call.model.upstream_name(), self._dialect, stream=True)
+        translator = self._translator(call)
+        async for data in self._http.stream_sse("/chat/completions", body):
+            if data == b"[DONE]":
+                break
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise _unreadable() from exc
+            if isinstance(chunk, dict):
+                for event in translator.feed(chunk):
+                    yield event
+        for event in translator.finish():
+            yield event
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+
+def create(config: ProviderConfig, api_key: str) -> ChatCompletionsProvider:
+    """Provider factory registered under the type `chat_completions`."""
+    return ChatCompletionsProvider(config, api_key)

@@ -1,0 +1,182 @@
+"""The pooled HTTP client every adapter uses, and OpenAI-style error mapping.
+
+One `UpstreamHTTP` per provider: one aiohttp session (a bounded connection
+pool), the provider's timeouts — connect, first token, idle between events,
+total — and one translation of upstream failures into the errors OpenAI would
+have given our client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from responses_gateway.config import ProviderConfig
+from responses_gateway.errors import GatewayError, InvalidRequest, RateLimited, UpstreamError
+from responses_gateway.providers.sse import SSEProtocolError, iter_sse_data
+
+
+class UpstreamHTTP:
+    """POSTs JSON to one upstream; answers bytes or SSE `data` payloads."""
+
+    def __init__(self, config: ProviderConfig, api_key: str) -> None:
+        self._config = config
+        self.base_url = config.resolved_base_url()
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        t = config.timeouts
+        self._timeouts = t
+        self._json_timeout = aiohttp.ClientTimeout(total=t.total, connect=t.connect, sock_read=t.first_token)
+        # Stream reads are timed per event below (first token, then idle).
+        self._stream_timeout = aiohttp.ClientTimeout(total=t.total, connect=t.connect, sock_read=None)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created lazily so it binds to the running loop.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._config.pool_size, enable_cleanup_closed=True)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def post_json(self, path: str, body: Any) -> bytes:
+        """POST and return the 2xx body; errors raise GatewayError subclasses."""
+        try:
+            async with self._client().post(
+                f"{self.base_url}{path}", data=orjson.dumps(body), headers=self._headers, timeout=self._json_timeout
+            ) as resp:
+                payload = await resp.read()
+                if resp.status >= 400:
+                    raise map_error(resp.status, payload, resp.headers)
+                return payload
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise transport_error(exc) from exc
+
+    async def stream_sse(self, path: str, body: Any) -> AsyncIterator[bytes]:
+        """POST and yield each SSE `data` payload, enforcing first-token and idle timeouts."""
+        started = False
+        try:
+            async with self._client().post(
+                f"{self.base_url}{path}", data=orjson.dumps(body), headers=self._headers, timeout=self._stream_timeout
+            ) as resp:
+                if resp.status >= 400:
+                    async with asyncio.timeout(self._timeouts.first_token):
+                        payload = await resp.read()
+                    raise map_error(resp.status, payload, resp.headers)
+                events = aiter(iter_sse_data(resp))
+                limit = self._timeouts.first_token
+                while True:
+                    try:
+                        async with asyncio.timeout(limit):
+                            data = await anext(events)
+                    except StopAsyncIteration:
+                        return
+                    started = True
+                    limit = self._timeouts.idle
+                    yield data
+        except asyncio.TimeoutError as exc:
+            if started:
+                raise UpstreamError(
+                    "The upstream provider stopped sending events (idle timeout).", code="upstream_timeout", http_status=504
+                ) from exc
+            raise transport_error(exc) from exc
+        except (aiohttp.ClientError, SSEProtocolError) as exc:
+            if started:
+                raise UpstreamError(
+                    "The upstream provider closed the stream before it finished.", code="server_error"
+                ) from exc
+            raise transport_error(exc) from exc
+
+    async def aclose(self) -> None:
+        """Close the pool."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def transport_error(exc: BaseException) -> UpstreamError:
+    """A connection-level failure before any response."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return UpstreamError("The upstream provider timed out.", code="upstream_timeout", type="server_error", http_status=504)
+    return UpstreamError(
+        "The gateway could not reach the upstream provider.", code="upstream_unavailable", type="server_error", http_status=502
+    )
+
+
+def retry_after(headers: Mapping[str, str]) -> float:
+    """Seconds from `retry-after-ms` or `retry-after` (0 when absent or a date)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    return 0.0
+
+
+def _str_field(error: dict[str, Any], key: str) -> str | None:
+    value = error.get(key)
+    return value if isinstance(value, str) else None
+
+
+def map_error(status: int, payload: bytes, headers: Mapping[str, str]) -> GatewayError:
+    """Turn an upstream error response into the error OpenAI would give our client.
+
+    Client-fault errors (400/404/409/422) pass through with the upstream's
+    wording, since they are about the client's own request. Credential, quota
+    and rate-limit failures belong to the gateway's account: the client gets
+    our wording, never the upstream's, which can name keys or organisations.
+    """
+    error: dict[str, Any] = {}
+    try:
+        decoded = orjson.loads(payload.strip() or b"{}")
+        if isinstance(decoded, dict) and isinstance(decoded.get("error"), dict):
+            error = decoded["error"]
+    except orjson.JSONDecodeError:
+        pass
+    message, code, param, kind = (_str_field(error, k) for k in ("message", "code", "param", "type"))
+    if status in (400, 404, 409, 422):
+        return InvalidRequest(
+            message or "The upstream provider rejected the request.",
+            code=code,
+            param=param,
+            http_status=400 if status == 404 else status,
+        )
+    if status in (401, 403):
+        return UpstreamError(
+            "The upstream provider rejected the gateway's credentials.",
+            code="upstream_authentication_failed",
+            type="server_error",
+            http_status=502,
+        )
+    if status == 402 or code in ("insufficient_quota", "credit_balance_exhausted"):
+        return UpstreamError(
+            "The upstream provider's quota for this gateway is exhausted.",
+            code="upstream_quota_exhausted",
+            type="server_error",
+            http_status=503,
+        )
+    if status == 429:
+        return RateLimited(
+            "Rate limit reached upstream. Please try again later.",
+            code="rate_limit_exceeded",
+            type=kind if kind in ("requests", "tokens") else "requests",
+            retry_after=retry_after(headers),
+        )
+    if status == 503:
+        return UpstreamError(
+            "The upstream provider is overloaded. Please try again later.",
+            code="server_is_overloaded",
+            type="service_unavailable_error",
+            http_status=503,
+            retry_after=retry_after(headers),
+        )
+    return UpstreamError(
+        "The upstream provider had an error while processing your request.",
+        code="server_error",
+        type="server_error",
+        http_status=status if status in (500, 502, 504) else 502,
+    )
