@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -93,23 +93,76 @@ class ProviderConfig(BaseModel):
         return "configure api_key_env or api_key_file"
 
 
+class DeploymentConfig(BaseModel):
+    """One place a model is served: a provider and the name it knows the model by."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    upstream_model: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+
+class Capabilities(BaseModel):
+    """What a model can do; requests for anything else get a clear 400."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tools: bool = True
+    reasoning: bool = True
+    images: bool = True
+
+
 class ModelConfig(BaseModel):
     """A public model id and where it is served."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str
-    provider: str
-    # The model name the upstream knows; defaults to the public id.
+    # Shortcut for a single deployment; `deployments` lists several (weighted).
+    provider: str | None = None
     upstream_model: str | None = None
+    deployments: list[DeploymentConfig] = Field(default_factory=list)
+    # Public model ids tried, in order, when every deployment of this one failed.
+    fallbacks: list[str] = Field(default_factory=list)
+    capabilities: Capabilities = Capabilities()
     owned_by: str = "responses-gateway"
     created: int = 0
     context_window: int = 128_000
     max_output_tokens: int = 32_000
 
-    def upstream_name(self) -> str:
-        """The name sent upstream."""
-        return self.upstream_model or self.id
+    @model_validator(mode="after")
+    def _one_way_to_deploy(self) -> ModelConfig:
+        if (self.provider is None) == (not self.deployments):
+            raise ValueError(f"model '{self.id}': give either `provider` or `deployments`")
+        return self
+
+    def all_deployments(self) -> list[DeploymentConfig]:
+        """The deployments, with the single-provider shortcut expanded."""
+        if self.provider is not None:
+            return [DeploymentConfig(provider=self.provider, upstream_model=self.upstream_model or self.id)]
+        return [d if d.upstream_model else d.model_copy(update={"upstream_model": self.id}) for d in self.deployments]
+
+
+class RetryPolicy(BaseModel):
+    """Retries of one deployment before the first event reaches the client."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_attempts: int = Field(default=3, ge=1)
+    base_delay: float = Field(default=0.25, ge=0)
+    max_delay: float = Field(default=8.0, ge=0)
+    # A `retry-after` longer than this moves on to the next deployment instead of waiting.
+    max_retry_after: float = Field(default=20.0, ge=0)
+
+
+class BreakerPolicy(BaseModel):
+    """Per-deployment circuit breaker: open after N failures in a row, probe after a cooldown."""
+
+    model_config = ConfigDict(frozen=True)
+
+    failure_threshold: int = Field(default=5, ge=1)
+    cooldown: float = Field(default=30.0, ge=0)
 
 
 def _default_providers() -> list[ProviderConfig]:
@@ -163,6 +216,8 @@ class Settings(BaseSettings):
     tenant_id: str = "default"
     providers: list[ProviderConfig] = Field(default_factory=_default_providers)
     models: list[ModelConfig] = Field(default_factory=_default_models)
+    retry: RetryPolicy = RetryPolicy()
+    breaker: BreakerPolicy = BreakerPolicy()
 
     @field_validator("models")
     @classmethod

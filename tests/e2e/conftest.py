@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from responses_gateway.api.v1 import service_pb2_grpc
-from responses_gateway.config import ModelConfig, ProviderConfig, Settings, Timeouts
+from responses_gateway.config import ModelConfig, ProviderConfig, RetryPolicy, Settings, Timeouts
 from responses_gateway.runtime import run_all, run_remote_bridge, run_service
 from tests.upstreams.openai_responses import FakeOpenAIResponses
 
@@ -66,6 +66,8 @@ def gateway_settings(tmp_path: Path, upstream_url: str, **overrides: object) -> 
             ModelConfig(id="gpt-4.1-classic", provider="openai", upstream_model="gpt-4.1", owned_by="openai"),
             ModelConfig(id="keyless-model", provider="nokey"),
         ],
+        # Fast retries: the fault-matrix tests set their own policy.
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, max_retry_after=0.5),
         **overrides,
     )
 

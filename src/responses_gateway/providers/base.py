@@ -21,6 +21,8 @@ class ProviderCall:
 
     request: pb.CreateResponseRequest
     model: ModelConfig
+    # The name this deployment's upstream knows the model by.
+    upstream_model: str
 
 
 class Provider(Protocol):

@@ -35,7 +35,7 @@ class OpenAIResponsesProvider:
     def _body(self, call: ProviderCall, *, stream: bool) -> bytes:
         req = pb.CreateResponseRequest()
         req.CopyFrom(call.request)
-        req.model = call.model.upstream_name()
+        req.model = call.upstream_model
         req.stream = stream
         req.store = False
         req.ClearField("previous_response_id")

@@ -1,5 +1,6 @@
-"""Model routing: public model id → deployment → provider."""
+"""Model routing: public model id → deployments → provider, with retries, fallbacks, breakers."""
 
-from responses_gateway.router.router import Route, Router
+from responses_gateway.router.breaker import BreakerState, CircuitBreaker
+from responses_gateway.router.router import Deployment, Route, Router
 
-__all__ = ["Route", "Router"]
+__all__ = ["BreakerState", "CircuitBreaker", "Deployment", "Route", "Router"]

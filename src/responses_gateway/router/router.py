@@ -1,50 +1,139 @@
-"""The routing table built from config: which provider serves which model."""
+"""The routing table built from config, and resilient calls through it.
+
+A request for a model tries its deployments (the first picked by weight),
+retrying retryable failures with exponential backoff and jitter (honouring
+`retry-after`), skipping deployments whose circuit breaker is open, then the
+model's fallbacks in order. All of this happens before the first event
+reaches the client; after it, a failure is the stream's to report.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
-from responses_gateway.config import ModelConfig, ProviderConfig, Settings
-from responses_gateway.errors import ModelNotFound, Unavailable
-from responses_gateway.providers import PROVIDER_TYPES, Provider, ProviderFactory
+from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.config import BreakerPolicy, ModelConfig, RetryPolicy, Settings
+from responses_gateway.errors import GatewayError, ModelNotFound, RateLimited, Unavailable, UpstreamError
+from responses_gateway.providers import PROVIDER_TYPES, Provider, ProviderCall, ProviderFactory
+from responses_gateway.router.breaker import CircuitBreaker
+from responses_gateway.router.capabilities import check_capabilities
 
 log = logging.getLogger(__name__)
 
+# Worth trying again on the same deployment: passing faults.
+_RETRY_CODES = frozenset(
+    {"server_error", "server_is_overloaded", "upstream_unavailable", "upstream_timeout", "bad_upstream_response"}
+)
+# Worth trying elsewhere but not again here: this deployment's account is the problem.
+_FAILOVER_CODES = frozenset({"upstream_authentication_failed", "upstream_quota_exhausted", "provider_not_configured"})
 
-@dataclass(frozen=True, slots=True)
+
+def is_retryable(exc: GatewayError) -> bool:
+    """A passing fault: connect errors, timeouts, 429, 5xx."""
+    return isinstance(exc, RateLimited) or (isinstance(exc, UpstreamError) and exc.code in _RETRY_CODES)
+
+
+def is_failover(exc: GatewayError) -> bool:
+    """A fault another deployment may not have."""
+    return is_retryable(exc) or exc.code in _FAILOVER_CODES
+
+
+@dataclass
+class Deployment:
+    """One provider serving one model, with its breaker."""
+
+    name: str
+    provider: Provider | None
+    upstream_model: str
+    weight: float
+    breaker: CircuitBreaker
+    unavailable_reason: str = ""
+
+
+@dataclass
 class Route:
-    """Where one request for a model goes."""
+    """A model and everywhere it may be served, in the order to try."""
 
     model: ModelConfig
-    provider: Provider
+    deployments: list[Deployment]
+    fallbacks: list[Route] = field(default_factory=list)
+
+
+@dataclass
+class RouterStats:
+    """Counters tests and metrics read."""
+
+    attempts: int = 0
+    retries: int = 0
+    fallbacks: int = 0
+    last_deployment: str = ""
 
 
 class Router:
     """Resolves public model ids; owns one provider instance per configured upstream."""
 
-    def __init__(self, settings: Settings, factories: Mapping[str, ProviderFactory] = PROVIDER_TYPES) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        factories: Mapping[str, ProviderFactory] = PROVIDER_TYPES,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         self._models = {m.id: m for m in settings.models}
-        self._configs: dict[str, ProviderConfig] = {p.name: p for p in settings.providers}
+        self._retry: RetryPolicy = settings.retry
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.stats = RouterStats()
         self._providers: dict[str, Provider] = {}
-        self._unavailable: dict[str, str] = {}
+        unavailable: dict[str, str] = {}
         for config in settings.providers:
             factory = factories.get(config.type)
             key = config.api_key()
             if factory is None:
-                self._unavailable[config.name] = (
-                    f"its provider '{config.name}' has type '{config.type}', which this build cannot serve yet"
-                )
+                unavailable[config.name] = f"its provider '{config.name}' has type '{config.type}', which this build cannot serve"
             elif key is None:
-                self._unavailable[config.name] = f"its provider '{config.name}' has no API key: {config.key_hint()}"
+                unavailable[config.name] = f"its provider '{config.name}' has no API key: {config.key_hint()}"
             else:
                 self._providers[config.name] = factory(config, key)
+        known = {p.name for p in settings.providers}
+        self._deployments: dict[str, list[Deployment]] = {}
         for model in settings.models:
-            if model.provider not in self._configs:
-                raise ValueError(f"model '{model.id}' names unknown provider '{model.provider}'")
-            if model.provider in self._unavailable:
-                log.warning("model %s is not servable: %s", model.id, self._unavailable[model.provider])
+            self._deployments[model.id] = [
+                self._deployment(model, d.provider, d.upstream_model or model.id, d.weight, settings.breaker, known, unavailable)
+                for d in model.all_deployments()
+            ]
+            for fallback in model.fallbacks:
+                if fallback not in self._models:
+                    raise ValueError(f"model '{model.id}' falls back to unknown model '{fallback}'")
+
+    def _deployment(
+        self,
+        model: ModelConfig,
+        provider: str,
+        upstream_model: str,
+        weight: float,
+        breaker: BreakerPolicy,
+        known: set[str],
+        unavailable: dict[str, str],
+    ) -> Deployment:
+        if provider not in known:
+            raise ValueError(f"model '{model.id}' names unknown provider '{provider}'")
+        if provider in unavailable:
+            log.warning("model %s via %s is not servable: %s", model.id, provider, unavailable[provider])
+        return Deployment(
+            name=f"{provider}/{upstream_model}",
+            provider=self._providers.get(provider),
+            upstream_model=upstream_model,
+            weight=weight,
+            breaker=CircuitBreaker(breaker.failure_threshold, breaker.cooldown),
+            unavailable_reason=unavailable.get(provider, ""),
+        )
 
     def models(self) -> list[ModelConfig]:
         """Every configured model, in config order."""
@@ -57,19 +146,172 @@ class Router:
             raise ModelNotFound(model_id)
         return model
 
-    def resolve(self, model_id: str) -> Route:
+    def deployments(self, model_id: str) -> list[Deployment]:
+        """The deployments of a model (tests and metrics read their breakers)."""
+        return self._deployments[model_id]
+
+    def resolve(self, model_id: str, request: pb.CreateResponseRequest) -> Route:
         """The route for a request, or a clear error saying why there is none."""
         model = self.model(model_id)
-        provider = self._providers.get(model.provider)
-        if provider is None:
+        check_capabilities(model, request)
+        servable = [d for d in self._deployments[model.id] if d.provider is not None]
+        if not servable:
+            reason = self._deployments[model.id][0].unavailable_reason
             raise Unavailable(
-                f"The model '{model_id}' is configured, but {self._unavailable[model.provider]}.",
-                code="provider_not_configured",
-                param="model",
+                f"The model '{model_id}' is configured, but {reason}.", code="provider_not_configured", param="model"
             )
-        return Route(model=model, provider=provider)
+        fallbacks: list[Route] = []
+        for fallback_id in model.fallbacks:
+            fallback = self._models[fallback_id]
+            try:
+                check_capabilities(fallback, request)
+            except GatewayError:
+                continue  # a fallback that cannot serve this request is no fallback
+            deployments = [d for d in self._deployments[fallback_id] if d.provider is not None]
+            if deployments:
+                fallbacks.append(Route(fallback, deployments))
+        return Route(model, self._order(servable), fallbacks)
+
+    def _order(self, deployments: list[Deployment]) -> list[Deployment]:
+        """First pick by weight; the rest follow by weight, as failover order."""
+        if len(deployments) == 1:
+            return deployments
+        first = self._rng.choices(deployments, weights=[d.weight for d in deployments])[0]
+        rest = sorted((d for d in deployments if d is not first), key=lambda d: -d.weight)
+        return [first, *rest]
+
+    def _candidates(self, route: Route) -> list[tuple[Route, Deployment]]:
+        plan = [(route, d) for d in route.deployments]
+        for fallback in route.fallbacks:
+            plan.extend((fallback, d) for d in self._order(fallback.deployments))
+        return plan
+
+    def _delay(self, attempt: int, exc: GatewayError) -> float | None:
+        """Seconds to wait before retrying the same deployment; None to move on."""
+        if attempt >= self._retry.max_attempts or not is_retryable(exc):
+            return None
+        if exc.retry_after > 0:
+            return exc.retry_after if exc.retry_after <= self._retry.max_retry_after else None
+        ceiling = min(self._retry.max_delay, self._retry.base_delay * 2 ** (attempt - 1))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    async def stream(self, route: Route, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]:
+        """Events from the first deployment that starts answering; see the module docstring."""
+        last_error: GatewayError | None = None
+        previous = route
+        for target, deployment in self._candidates(route):
+            if target is not previous:
+                self.stats.fallbacks += 1
+                previous = target
+            attempt = 0
+            while deployment.breaker.allow():
+                attempt += 1
+                self.stats.attempts += 1
+                assert deployment.provider is not None
+                call = ProviderCall(request=_for_model(request, target), model=target.model, upstream_model=deployment.upstream_model)
+                events = aiter(deployment.provider.stream(call))
+                try:
+                    first = await anext(events)
+                except StopAsyncIteration:
+                    first = None
+                except GatewayError as exc:
+                    await _aclose(events)
+                    last_error = exc
+                    if not is_failover(exc):
+                        deployment.breaker.release()
+                        raise
+                    if not isinstance(exc, RateLimited):
+                        deployment.breaker.record_failure()
+                    else:
+                        deployment.breaker.release()
+                    delay = self._delay(attempt, exc)
+                    log.info("deployment %s failed (%s); %s", deployment.name, exc.code, "retrying" if delay is not None else "moving on")
+                    if delay is None:
+                        break
+                    self.stats.retries += 1
+                    await self._sleep(delay)
+                    continue
+                except BaseException:
+                    deployment.breaker.release()
+                    await _aclose(events)
+                    raise
+                deployment.breaker.record_success()
+                self.stats.last_deployment = deployment.name
+                try:
+                    if first is not None:
+                        yield first
+                        async for event in events:
+                            yield event
+                except GatewayError as exc:
+                    if is_failover(exc) and not isinstance(exc, RateLimited):
+                        deployment.breaker.record_failure()
+                    raise
+                finally:
+                    await _aclose(events)
+                return
+        raise last_error or Unavailable(
+            f"Every deployment of '{route.model.id}' is cooling down after failures. Please try again shortly.",
+            code="server_is_overloaded",
+        )
+
+    async def complete(self, route: Route, request: pb.CreateResponseRequest) -> pb.Response:
+        """The finished response from the first deployment that answers."""
+        last_error: GatewayError | None = None
+        previous = route
+        for target, deployment in self._candidates(route):
+            if target is not previous:
+                self.stats.fallbacks += 1
+                previous = target
+            attempt = 0
+            while deployment.breaker.allow():
+                attempt += 1
+                self.stats.attempts += 1
+                assert deployment.provider is not None
+                call = ProviderCall(request=_for_model(request, target), model=target.model, upstream_model=deployment.upstream_model)
+                try:
+                    response = await deployment.provider.complete(call)
+                except GatewayError as exc:
+                    last_error = exc
+                    if not is_failover(exc):
+                        deployment.breaker.release()
+                        raise
+                    if not isinstance(exc, RateLimited):
+                        deployment.breaker.record_failure()
+                    else:
+                        deployment.breaker.release()
+                    delay = self._delay(attempt, exc)
+                    if delay is None:
+                        break
+                    self.stats.retries += 1
+                    await self._sleep(delay)
+                    continue
+                except BaseException:
+                    deployment.breaker.release()
+                    raise
+                deployment.breaker.record_success()
+                self.stats.last_deployment = deployment.name
+                return response
+        raise last_error or Unavailable(
+            f"Every deployment of '{route.model.id}' is cooling down after failures. Please try again shortly.",
+            code="server_is_overloaded",
+        )
 
     async def aclose(self) -> None:
         """Close every provider's connection pool."""
         for provider in self._providers.values():
             await provider.aclose()
+
+
+def _for_model(request: pb.CreateResponseRequest, route: Route) -> pb.CreateResponseRequest:
+    if request.model == route.model.id:
+        return request
+    copy = pb.CreateResponseRequest()
+    copy.CopyFrom(request)
+    copy.model = route.model.id
+    return copy
+
+
+async def _aclose(iterator: AsyncIterator[object]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -17,7 +17,6 @@ from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.errors import GatewayError, InternalError, InvalidRequest, NotFound, PreviousResponseNotFound, UpstreamError
-from responses_gateway.providers import ProviderCall
 from responses_gateway.router import Route, Router
 from responses_gateway.service.assembler import StreamAssembler, finish, normalize_output
 from responses_gateway.service.items import canonical_input, item_id, item_type, new_id
@@ -38,7 +37,7 @@ class CallContext:
 @dataclass(slots=True)
 class _Prepared:
     route: Route
-    call: ProviderCall
+    upstream: pb.CreateResponseRequest
     snapshot: pb.Response
     input_items: list[ipb.Item]
     store: bool
@@ -94,7 +93,7 @@ class ResponsesService:
 
     async def _prepare(self, req: pb.CreateResponseRequest, ctx: CallContext) -> _Prepared:
         validate_create(req)
-        route = self._router.resolve(req.model)
+        self._router.model(req.model)
         history: list[ipb.Item] = []
         if req.HasField("previous_response_id"):
             history = await self._load_history(ctx.tenant_id, req.previous_response_id)
@@ -117,8 +116,8 @@ class ResponsesService:
         else:
             upstream.input_items.items.extend(req.input_items.items)
         return _Prepared(
-            route=route,
-            call=ProviderCall(request=upstream, model=route.model),
+            route=self._router.resolve(req.model, upstream),
+            upstream=upstream,
             snapshot=_snapshot(req, new_id("resp")),
             input_items=canonical_input(req),
             store=req.store if req.HasField("store") else True,
@@ -150,7 +149,7 @@ class ResponsesService:
     async def create(self, req: pb.CreateResponseRequest, ctx: CallContext) -> pb.Response:
         """Create a response and return it finished."""
         prep = await self._prepare(req, ctx)
-        upstream = await prep.route.provider.complete(prep.call)
+        upstream = await self._router.complete(prep.route, prep.upstream)
         output = normalize_output([ipb.Item.FromString(i.SerializeToString()) for i in upstream.output], upstream.status)
         final = finish(prep.snapshot, upstream, output, prep.include_encrypted)
         await self._persist(prep, final, output, ctx)
@@ -159,7 +158,7 @@ class ResponsesService:
     async def stream(self, req: pb.CreateResponseRequest, ctx: CallContext) -> AsyncIterator[epb.ResponseStreamEvent]:
         """Create a response and yield its events; errors before the first event raise."""
         prep = await self._prepare(req, ctx)
-        upstream = aiter(prep.route.provider.stream(prep.call))
+        upstream = aiter(self._router.stream(prep.route, prep.upstream))
         assembler = StreamAssembler(prep.snapshot, include_encrypted=prep.include_encrypted)
         try:
             try:

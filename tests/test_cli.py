@@ -1,0 +1,85 @@
+"""The console script as a user runs it: `serve` with no keys still starts and explains."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def keyless_serve(tmp_path: Path) -> Iterator[str]:
+    http_port, grpc_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "DEEPSEEK_API_KEY")}
+    env.update(
+        RG_HTTP_PORT=str(http_port),
+        RG_GRPC_PORT=str(grpc_port),
+        RG_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "responses_gateway.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{http_port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", http_port), timeout=0.2):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise AssertionError(proc.stdout.read().decode() if proc.stdout else "serve exited") from None
+                time.sleep(0.1)
+        else:
+            raise AssertionError("serve did not start listening in 20 s")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=15)[0].decode()
+        assert proc.returncode == 0, output
+        assert "shut down" in output
+
+
+async def test_serve_without_keys_lists_models_and_explains(keyless_serve: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{keyless_serve}/v1/models") as resp:
+            assert resp.status == 200
+            ids = [m["id"] for m in (await resp.json())["data"]]
+        assert ids == ["gpt-5.4", "gpt-5.4-mini", "deepseek-v4-pro"]
+        async with http.post(f"{keyless_serve}/v1/responses", json={"model": "gpt-5.4", "input": "hi"}) as resp:
+            assert resp.status == 503
+            assert resp.headers["x-should-retry"] == "false"
+            error = (await resp.json())["error"]
+        assert error["code"] == "provider_not_configured"
+        assert "OPENAI_API_KEY" in error["message"]
+        async with http.get(f"{keyless_serve}/readyz") as resp:
+            assert resp.status == 200
+
+
+def test_migrate_creates_the_schema(tmp_path: Path) -> None:
+    db = tmp_path / "migrated.db"
+    env = dict(os.environ, RG_DATABASE_URL=f"sqlite+aiosqlite:///{db}")
+    result = subprocess.run([sys.executable, "-m", "responses_gateway.cli", "migrate"], env=env, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        tables = {row[0] for row in conn.execute("select name from sqlite_master where type='table'")}
+    assert {"responses", "response_items", "alembic_version"} <= tables
