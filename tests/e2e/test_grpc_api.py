@@ -51,9 +51,9 @@ def assistant(text: str) -> items_pb2.Item:
     return items_pb2.Item(message=items_pb2.MessageItem(role="assistant", text=text))
 
 
-def create(text: str, **fields: object) -> responses_pb2.CreateResponseRequest:
+def create(input_text: str, /, **fields: object) -> responses_pb2.CreateResponseRequest:
     fields.setdefault("model", "gpt-5.4")
-    return responses_pb2.CreateResponseRequest(input_text=text, **fields)
+    return responses_pb2.CreateResponseRequest(input_text=input_text, **fields)
 
 
 async def collect(call: object) -> list[events_pb2.ResponseStreamEvent]:
@@ -353,3 +353,89 @@ async def test_reflection_only_client(gateway: Gateway) -> None:
     assert as_json["id"].startswith("resp_")
     message = as_json["output"][-1]["message"]
     assert message["parts"]["parts"][0]["output_text"]["text"] == "You said: hi (turn 1)"
+
+
+# --- bad input through gRPC: the service checks it, not only the HTTP decoder ----------
+#
+# A gRPC caller builds the proto directly, so nothing the JSON decoder enforces
+# (item kinds, roles, well-formed *_json fields, the passthrough allowlist) has
+# happened. The service must still answer INVALID_ARGUMENT naming the param (as
+# the HTTP decoder would name it; a missing oneof may be named by its parent
+# path or by `.type`), and nothing may reach the upstream.
+
+
+def _items(*items: items_pb2.Item) -> responses_pb2.CreateResponseRequest:
+    return responses_pb2.CreateResponseRequest(model="gpt-5.4", input_items=items_pb2.ItemList(items=list(items)))
+
+
+def _message(**fields: object) -> items_pb2.Item:
+    return items_pb2.Item(message=items_pb2.MessageItem(**fields))
+
+
+GRPC_BAD = [
+    pytest.param(_items(items_pb2.Item()), ("input[0]", "input[0].type"), id="empty-item"),
+    pytest.param(
+        _items(_message(role="user", parts=items_pb2.ContentList(parts=[items_pb2.ContentPart()]))),
+        ("input[0].content[0]", "input[0].content[0].type"),
+        id="empty-content-part",
+    ),
+    pytest.param(_items(_message(role="wizard", text="x")), ("input[0].role",), id="role-wizard"),
+    pytest.param(_items(_message(text="x")), ("input[0].role",), id="role-missing"),
+    pytest.param(_items(_message(role="user")), ("input[0].content",), id="content-missing"),
+    pytest.param(
+        _items(items_pb2.Item(function_call_output=items_pb2.FunctionCallOutputItem(text="x"))),
+        ("input[0].call_id",),
+        id="call-output-without-call_id",
+    ),
+    pytest.param(create("hi", tools=[responses_pb2.Tool()]), ("tools[0]", "tools[0].type"), id="empty-tool"),
+    pytest.param(
+        create("hi", tools=[responses_pb2.Tool(function=responses_pb2.FunctionTool(name="f", parameters_json="{nope"))]),
+        ("tools[0].parameters",),
+        id="tool-parameters-not-json",
+    ),
+    pytest.param(create("hi", tools=[responses_pb2.Tool(hosted_json="{nope")]), ("tools[0]",), id="hosted-tool-not-json"),
+    pytest.param(
+        create(
+            "hi",
+            text=responses_pb2.TextConfig(
+                format=responses_pb2.TextFormat(type="json_schema", name="n", schema_json="{nope")
+            ),
+        ),
+        ("text.format.schema",),
+        id="text-schema-not-json",
+    ),
+    pytest.param(
+        create("hi", extra_json={"context_management": "{nope"}),
+        ("context_management", "extra_json.context_management"),
+        id="extra-json-not-json",
+    ),
+    # extra_json is for the passthrough fields only: it must not override what
+    # the gateway decides (the routed model, store:false upstream, the input).
+    pytest.param(create("hi", extra_json={"model": '"gpt-4.1"'}), ("model", "extra_json.model"), id="extra-json-model"),
+    pytest.param(create("hi", extra_json={"store": "true"}), ("store", "extra_json.store"), id="extra-json-store"),
+    pytest.param(create("hi", extra_json={"frobnicate": "true"}), ("frobnicate", "extra_json.frobnicate"), id="extra-json-unknown"),
+]
+
+
+@pytest.mark.parametrize(("request_", "params"), GRPC_BAD)
+async def test_grpc_bad_input_is_invalid_argument(
+    gateway: Gateway, stub: Stub, request_: responses_pb2.CreateResponseRequest, params: tuple[str, ...]
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateResponse(request_)
+    sent = gateway.upstream_bodies()
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (info.value.code(), info.value.details(), sent)
+    detail = error_detail(info.value)
+    assert detail.http_status == 400
+    assert detail.type == "invalid_request_error"
+    assert detail.param in params, (detail.param, detail.message)
+    assert sent == []
+
+
+async def test_stream_bad_input_raises_on_first_read(gateway: Gateway, stub: Stub) -> None:
+    call = stub.StreamResponse(create("hi", temperature=3))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call.read()
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_detail(info.value).param == "temperature"
+    assert gateway.upstream_bodies() == []

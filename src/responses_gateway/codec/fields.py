@@ -10,6 +10,7 @@ import orjson
 from responses_gateway.errors import InvalidRequest
 
 JSONObject = Mapping[str, Any]
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _TYPE_NAMES: dict[type, str] = {
     str: "a string",
@@ -93,9 +94,14 @@ def get_int(obj: JSONObject, key: str, path: str = "") -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise invalid_type(f"{path}{key}", "an integer", value)
+        if not (isinstance(value, float) and value.is_integer()):
+            raise invalid_type(f"{path}{key}", "an integer", value)
+        value = int(value)
+    if not INT64_MIN <= value <= INT64_MAX:
+        bound = "above_max" if value > 0 else "below_min"
+        raise InvalidRequest(
+            f"Invalid '{path}{key}': integer out of range.", code=f"integer_{bound}_value", param=f"{path}{key}"
+        )
     return value
 
 

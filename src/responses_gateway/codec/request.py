@@ -339,5 +339,6 @@ def request_to_json(req: pb.CreateResponseRequest) -> dict[str, Any]:
             prompt["variables"] = fragment(req.prompt.variables_json)
         out["prompt"] = prompt
     for key, value in req.extra_json.items():
-        out[key] = fragment(value)
+        if key in PASSTHROUGH_FIELDS:
+            out.setdefault(key, fragment(value))
     return out

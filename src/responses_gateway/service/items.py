@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
-
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.ids import new_id
 
 _ID_PREFIX = {
     "message": "msg",
@@ -13,11 +12,6 @@ _ID_PREFIX = {
     "function_call_output": "fco",
     "reasoning": "rs",
 }
-
-
-def new_id(prefix: str) -> str:
-    """An OpenAI-shaped id: prefix, underscore, 48 hex digits."""
-    return f"{prefix}_{secrets.token_hex(24)}"
 
 
 def item_id(item: ipb.Item) -> str:

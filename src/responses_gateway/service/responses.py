@@ -19,7 +19,8 @@ from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.errors import GatewayError, InternalError, InvalidRequest, NotFound, PreviousResponseNotFound, UpstreamError
 from responses_gateway.router import Route, Router
 from responses_gateway.service.assembler import StreamAssembler, finish, normalize_output
-from responses_gateway.service.items import canonical_input, item_id, item_type, new_id
+from responses_gateway.ids import new_id
+from responses_gateway.service.items import canonical_input, item_id, item_type
 from responses_gateway.service.validation import validate_create
 from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store
 

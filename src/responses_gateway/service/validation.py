@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 
+import orjson
+
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.codec.items import ROLES
-from responses_gateway.codec.fields import invalid_value, missing
+from responses_gateway.codec.fields import invalid_type, invalid_value, missing, unknown
+from responses_gateway.codec.request import PASSTHROUGH_FIELDS
 from responses_gateway.errors import InvalidRequest
 
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
@@ -168,7 +171,41 @@ def _validate_config(req: pb.CreateResponseRequest) -> None:
         raise invalid_value("previous_response_id", "")
 
 
+def _json_text(param: str, text: str, *, want_object: bool = True) -> None:
+    """gRPC callers send free-form JSON as text; it must parse (the HTTP face parsed it already)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(f"Invalid '{param}': not valid JSON.", code="invalid_json", param=param) from None
+    if want_object and not isinstance(value, dict):
+        raise invalid_type(param, "an object", value)
+
+
+def _validate_json_fields(req: pb.CreateResponseRequest) -> None:
+    for i, tool in enumerate(req.tools):
+        kind = tool.WhichOneof("tool")
+        if kind is None:
+            raise missing(f"tools[{i}].type")
+        if kind == "hosted_json":
+            _json_text(f"tools[{i}]", tool.hosted_json)
+        elif tool.function.HasField("parameters_json"):
+            _json_text(f"tools[{i}].parameters", tool.function.parameters_json)
+    if req.HasField("text") and req.text.HasField("format") and req.text.format.HasField("schema_json"):
+        _json_text("text.format.schema", req.text.format.schema_json)
+    if req.HasField("tool_choice"):
+        choice = req.tool_choice
+        if choice.WhichOneof("choice") == "other_json":
+            _json_text("tool_choice", choice.other_json)
+        for i, ref in enumerate(choice.allowed_tools.tools_json):
+            _json_text(f"tool_choice.tools[{i}]", ref)
+    for key, value in req.extra_json.items():
+        if key not in PASSTHROUGH_FIELDS:
+            raise unknown(key)
+        _json_text(key, value, want_object=False)
+
+
 def _validate_tools(req: pb.CreateResponseRequest) -> None:
+    _validate_json_fields(req)
     names: set[str] = set()
     for i, tool in enumerate(req.tools):
         if tool.WhichOneof("tool") != "function":

@@ -1,0 +1,282 @@
+"""Bad input over HTTP: OpenAI's 400 (or 404/413) JSON error naming the param, never a 500.
+
+Every bad request is made next to a stored response: afterwards the stored one
+retrieves identically and the bad request never reached the upstream. The
+other half of the contract: fields real clients send are accepted, not refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import openai
+import orjson
+import pytest
+
+from tests.e2e.conftest import Gateway
+
+BASE = {"model": "gpt-5.4", "input": "hi"}
+
+
+def body(**fields: Any) -> dict[str, Any]:
+    """BASE with fields replaced; a value of `...` removes the field."""
+    merged = {**BASE, **fields}
+    return {k: v for k, v in merged.items() if v is not ...}
+
+
+@dataclass
+class Case:
+    id: str
+    json: Any = None  # encoded with orjson unless `raw` is given
+    raw: bytes | None = None
+    method: str = "POST"
+    path: str = "/v1/responses"
+    content_type: str | None = "application/json"
+    status: int = 400
+    param: str | None = ...  # type: ignore[assignment]  # `...`: don't check
+    code: str | None = ...  # type: ignore[assignment]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def data(self) -> bytes | None:
+        if self.raw is not None:
+            return self.raw
+        if self.json is None:
+            return None
+        return orjson.dumps(self.json)
+
+
+BAD_CASES = [
+    Case("malformed-json", raw=b'{"model":', code="invalid_json"),
+    Case("text-plain", raw=orjson.dumps(BASE), content_type="text/plain"),
+    Case("body-is-array", json=[BASE]),
+    Case("missing-model", json=body(model=...), param="model", code="missing_required_parameter"),
+    Case("missing-input", json=body(input=...), param="input", code="missing_required_parameter"),
+    Case("unknown-model", json=body(model="no-such-model"), param="model", code="model_not_found"),
+    Case("temperature-3", json=body(temperature=3), param="temperature", code="decimal_above_max_value"),
+    Case("temperature-hot", json=body(temperature="hot"), param="temperature", code="invalid_type"),
+    Case("top_p-1.5", json=body(top_p=1.5), param="top_p", code="decimal_above_max_value"),
+    Case("max_output_tokens-5", json=body(max_output_tokens=5), param="max_output_tokens", code="integer_below_min_value"),
+    Case("max_output_tokens-ten", json=body(max_output_tokens="ten"), param="max_output_tokens", code="invalid_type"),
+    # Beyond int64: must be a 400 naming the param, not an overflow inside the gateway.
+    Case("max_output_tokens-huge", raw=b'{"model":"gpt-5.4","input":"hi","max_output_tokens":100000000000000000000}', param="max_output_tokens"),
+    Case("top_logprobs-huge-negative", raw=b'{"model":"gpt-5.4","input":"hi","top_logprobs":-100000000000000000000}', param="top_logprobs"),
+    Case("input-42", json=body(input=42), param="input", code="invalid_type"),
+    Case("input-[42]", json=body(input=[42]), param="input[0]", code="invalid_type"),
+    Case("input-content-42", json=body(input=[{"role": "user", "content": 42}]), param="input[0].content", code="invalid_type"),
+    Case(
+        "input-role-wizard",
+        json=body(input=[{"type": "message", "role": "wizard", "content": "x"}]),
+        param="input[0].role",
+        code="invalid_value",
+    ),
+    Case("input-type-bogus", json=body(input=[{"type": "bogus"}]), param="input[0].type", code="invalid_value"),
+    Case("tool_choice-5", json=body(tool_choice=5), param="tool_choice", code="invalid_type"),
+    Case("tool_choice-sometimes", json=body(tool_choice="sometimes"), param="tool_choice", code="invalid_value"),
+    Case("instructions-7", json=body(instructions=7), param="instructions", code="invalid_type"),
+    Case("tools-x", json=body(tools="x"), param="tools", code="invalid_type"),
+    Case("tools-no-name", json=body(tools=[{"type": "function"}]), param="tools[0].name", code="missing_required_parameter"),
+    Case("text-format-xml", json=body(text={"format": {"type": "xml"}}), param="text.format.type", code="invalid_value"),
+    Case("reasoning-extreme", json=body(reasoning={"effort": "extreme"}), param="reasoning.effort", code="invalid_value"),
+    Case("metadata-int", json=body(metadata={"a": 1}), param="metadata.a", code="invalid_type"),
+    Case("truncation-sometimes", json=body(truncation="sometimes"), param="truncation", code="invalid_value"),
+    Case("store-yes", json=body(store="yes"), param="store", code="invalid_type"),
+    Case("stream-yes", json=body(stream="yes"), param="stream", code="invalid_type"),
+    Case("include-nope", json=body(include=["nope"]), param="include[0]", code="invalid_value"),
+    Case("unknown-parameter", json=body(frobnicate=True), param="frobnicate", code="unknown_parameter"),
+    Case("stream-with-bad-param", json=body(stream=True, temperature=3), param="temperature"),
+    Case("unknown-route", json=BASE, path="/v1/nope", status=404),
+    Case("get-unknown-response", method="GET", path="/v1/responses/resp_doesnotexist", content_type=None, status=404),
+    Case("delete-unknown-response", method="DELETE", path="/v1/responses/resp_doesnotexist", content_type=None, status=404),
+]
+
+# A client sending more than the default 32 MiB limit.
+OVERSIZE = Case("body-too-large", raw=b'{"model":"gpt-5.4","input":"' + b"a" * (33 * 1024 * 1024) + b'"}', status=413)
+
+
+@pytest.fixture
+async def http(gateway: Gateway) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(base_url=gateway.http_url) as session:
+        yield session
+
+
+@pytest.fixture
+async def stored(gateway: Gateway, client: openai.AsyncOpenAI, http: aiohttp.ClientSession) -> dict[str, Any]:
+    """One stored response, as GET returns it."""
+    created = await client.responses.create(model="gpt-5.4", input="remember me")
+    assert created.output_text == "You said: remember me (turn 1)"
+    async with http.get(f"/v1/responses/{created.id}") as resp:
+        assert resp.status == 200
+        return await resp.json()
+
+
+async def send(http: aiohttp.ClientSession, case: Case) -> tuple[aiohttp.ClientResponse, bytes]:
+    headers = dict(case.headers)
+    if case.content_type is not None:
+        headers["Content-Type"] = case.content_type
+    data: bytes | io.BytesIO | None = case.data()
+    if data is not None and len(data) > 1024 * 1024:
+        data = io.BytesIO(data)  # aiohttp warns (ResourceWarning) about large raw bytes bodies
+    async with http.request(case.method, case.path, data=data, headers=headers) as resp:
+        return resp, await resp.read()
+
+
+def check_error(case: Case, resp: aiohttp.ClientResponse, raw: bytes) -> dict[str, Any]:
+    assert resp.status < 500, raw
+    assert resp.status == case.status, raw
+    assert resp.content_type == "application/json", (resp.content_type, raw)
+    payload = orjson.loads(raw)
+    assert set(payload) == {"error"}, payload
+    error = payload["error"]
+    assert set(error) == {"message", "type", "param", "code"}, error
+    assert isinstance(error["message"], str) and error["message"], error
+    assert error["type"] == "invalid_request_error", error
+    if case.param is not ...:
+        assert error["param"] == case.param, error
+    if case.code is not ...:
+        assert error["code"] == case.code, error
+    assert "Traceback" not in error["message"]
+    return error
+
+
+async def assert_nothing_changed(
+    gateway: Gateway, http: aiohttp.ClientSession, stored: dict[str, Any], upstream_before: int
+) -> None:
+    assert len(gateway.upstream.requests) == upstream_before, [
+        (r.method, r.path, r.body) for r in gateway.upstream.requests[upstream_before:]
+    ]
+    async with http.get(f"/v1/responses/{stored['id']}") as resp:
+        assert resp.status == 200
+        assert await resp.json() == stored
+
+
+@pytest.mark.parametrize("case", BAD_CASES, ids=lambda c: c.id)
+async def test_bad_request(gateway: Gateway, http: aiohttp.ClientSession, stored: dict[str, Any], case: Case) -> None:
+    before = len(gateway.upstream.requests)
+    resp, raw = await send(http, case)
+    check_error(case, resp, raw)
+    await assert_nothing_changed(gateway, http, stored, before)
+
+
+async def test_body_too_large(gateway: Gateway, http: aiohttp.ClientSession, stored: dict[str, Any]) -> None:
+    before = len(gateway.upstream.requests)
+    resp, raw = await send(http, OVERSIZE)
+    check_error(OVERSIZE, resp, raw)
+    await assert_nothing_changed(gateway, http, stored, before)
+
+
+async def test_many_bad_requests_in_a_row(gateway: Gateway, http: aiohttp.ClientSession, stored: dict[str, Any]) -> None:
+    """The whole table against one gateway: still no upstream call, the stored response intact."""
+    before = len(gateway.upstream.requests)
+    failures = []
+    for case in BAD_CASES:
+        resp, raw = await send(http, case)
+        try:
+            check_error(case, resp, raw)
+        except AssertionError as exc:
+            failures.append((case.id, str(exc).splitlines()[0]))
+    assert failures == []
+    await assert_nothing_changed(gateway, http, stored, before)
+    # And the gateway still answers good requests afterwards.
+    async with http.post("/v1/responses", json=BASE) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["status"] == "completed"
+
+
+# --- fields real clients send are accepted ----------------------------------------
+
+JSON_SCHEMA_FORMAT = {
+    "type": "json_schema",
+    "name": "answer",
+    "schema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"], "additionalProperties": False},
+    "strict": True,
+}
+
+ACCEPTED = [
+    pytest.param({"service_tier": "auto"}, id="service_tier"),
+    pytest.param({"prompt_cache_key": "user-1234"}, id="prompt_cache_key"),
+    pytest.param({"safety_identifier": "hash-of-user"}, id="safety_identifier"),
+    pytest.param({"text": {"format": JSON_SCHEMA_FORMAT}}, id="text-json_schema"),
+    pytest.param({"user": "user-1234"}, id="user"),
+    pytest.param({"metadata": {"project": "alpha", "run": "7"}}, id="metadata"),
+    pytest.param({"include": []}, id="include-empty"),
+    pytest.param({"tools": []}, id="tools-empty"),
+    pytest.param({"parallel_tool_calls": True}, id="parallel_tool_calls"),
+    pytest.param({"top_logprobs": 0}, id="top_logprobs-0"),
+    pytest.param({"stream": True, "stream_options": {"include_obfuscation": False}}, id="stream_options"),
+    pytest.param({"context_management": [{"type": "compaction", "compact_threshold": 200000}]}, id="context_management"),
+]
+
+
+def contains(sent: Any, expected: Any) -> bool:
+    """`sent` carries everything in `expected` (objects may gain defaults, e.g. text.verbosity)."""
+    if isinstance(expected, dict):
+        return isinstance(sent, dict) and all(contains(sent.get(k), v) for k, v in expected.items())
+    return sent == expected
+
+
+@pytest.mark.parametrize("extra", ACCEPTED)
+async def test_real_client_fields_accepted(gateway: Gateway, http: aiohttp.ClientSession, extra: dict[str, Any]) -> None:
+    async with http.post("/v1/responses", json=body(**extra)) as resp:
+        raw = await resp.read()
+        assert resp.status == 200, raw
+        if extra.get("stream"):
+            assert resp.content_type == "text/event-stream"
+            text = raw.decode()
+            assert "event: response.completed" in text
+            assert "event: error" not in text
+        else:
+            assert (orjson.loads(raw))["status"] == "completed"
+    sent = gateway.upstream_bodies()[-1]
+    for key, value in extra.items():
+        if key == "stream" or value in ([], None):
+            continue
+        assert contains(sent.get(key), value), (key, sent.get(key))
+
+
+# --- the SDK sees param and code ----------------------------------------------------
+
+
+async def test_sdk_bad_request_has_param_and_code(gateway: Gateway, client: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.responses.create(model="gpt-5.4", input="hi", temperature=3)
+    assert info.value.status_code == 400
+    assert info.value.param == "temperature"
+    assert info.value.code == "decimal_above_max_value"
+    assert info.value.type == "invalid_request_error"
+
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.responses.create(model="gpt-5.4", input="hi", extra_body={"frobnicate": True})
+    assert info.value.param == "frobnicate"
+    assert info.value.code == "unknown_parameter"
+    assert info.value.message.endswith("Unknown parameter: 'frobnicate'.")
+
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.responses.create(model="no-such-model", input="hi", stream=True)
+    assert info.value.param == "model"
+    assert info.value.code == "model_not_found"
+    assert gateway.upstream_bodies() == []
+
+
+async def test_sdk_accepts_real_client_fields_together(gateway: Gateway, client: openai.AsyncOpenAI) -> None:
+    response = await client.responses.create(
+        model="gpt-5.4",
+        input="hi",
+        service_tier="auto",
+        prompt_cache_key="user-1234",
+        safety_identifier="hash-of-user",
+        text={"format": JSON_SCHEMA_FORMAT},  # type: ignore[typeddict-item]
+        user="user-1234",
+        metadata={"project": "alpha"},
+        include=[],
+        tools=[],
+        parallel_tool_calls=True,
+        top_logprobs=0,
+        context_management=[{"type": "compaction", "compact_threshold": 200000}],
+    )
+    assert response.status == "completed"
+    assert response.output_text == "You said: hi (turn 1)"
+    assert response.metadata == {"project": "alpha"}
