@@ -13,7 +13,7 @@ from responses_gateway.bridge.backend import Backend
 from responses_gateway.bridge.errors import openai_errors
 from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
-from responses_gateway.codec.response import delete_to_json, model_to_json, models_to_json
+from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
 from responses_gateway.errors import GatewayError, InvalidRequest, UpstreamError
 
 BACKEND = web.AppKey("backend", Backend)
@@ -86,6 +86,36 @@ async def delete_response(request: web.Request) -> web.Response:
     return _json(delete_to_json(deleted))
 
 
+def _query_int(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidRequest(
+            f"Invalid type for '{name}': expected an integer, but got a string instead.", code="invalid_type", param=name
+        ) from None
+
+
+async def list_input_items(request: web.Request) -> web.Response:
+    """GET /v1/responses/{id}/input_items"""
+    req = spb.ListInputItemsRequest(id=request.match_info["response_id"], include=request.query.getall("include[]", []))
+    for name in ("after", "before", "order"):
+        if name in request.query:
+            setattr(req, name, request.query[name])
+    limit = _query_int(request, "limit")
+    if limit is not None:
+        req.limit = limit
+    return _json(input_items_to_json(await request.app[BACKEND].list_input_items(req)))
+
+
+async def cancel_response(request: web.Request) -> web.Response:
+    """POST /v1/responses/{id}/cancel"""
+    req = spb.CancelResponseRequest(id=request.match_info["response_id"])
+    return _json(response_to_json(await request.app[BACKEND].cancel_response(req)))
+
+
 async def list_models(request: web.Request) -> web.Response:
     """GET /v1/models"""
     return _json(models_to_json(await request.app[BACKEND].list_models()))
@@ -115,6 +145,8 @@ def create_app(backend: Backend, *, max_body_bytes: int = 32 * 1024 * 1024) -> w
     app.router.add_post("/v1/responses", create_response)
     app.router.add_get("/v1/responses/{response_id}", get_response)
     app.router.add_delete("/v1/responses/{response_id}", delete_response)
+    app.router.add_get("/v1/responses/{response_id}/input_items", list_input_items)
+    app.router.add_post("/v1/responses/{response_id}/cancel", cancel_response)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model_id:.+}", get_model)
     app.router.add_get("/healthz", healthz)

@@ -28,6 +28,8 @@ class Backend(Protocol):
     def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]: ...
     async def get_response(self, request: spb.GetResponseRequest) -> pb.Response: ...
     async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse: ...
+    async def list_input_items(self, request: spb.ListInputItemsRequest) -> spb.ListInputItemsResponse: ...
+    async def cancel_response(self, request: spb.CancelResponseRequest) -> pb.Response: ...
     async def list_models(self) -> spb.ListModelsResponse: ...
     async def get_model(self, request: spb.GetModelRequest) -> spb.Model: ...
     async def ready(self) -> bool: ...
@@ -52,6 +54,12 @@ class InProcessBackend:
 
     async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse:
         return await self._service.delete(request.id, self._ctx)
+
+    async def list_input_items(self, request: spb.ListInputItemsRequest) -> spb.ListInputItemsResponse:
+        return await self._service.list_input_items(request, self._ctx)
+
+    async def cancel_response(self, request: spb.CancelResponseRequest) -> pb.Response:
+        return await self._service.cancel(request.id, self._ctx)
 
     async def list_models(self) -> spb.ListModelsResponse:
         return await self._service.list_models()
@@ -120,6 +128,20 @@ class RemoteBackend:
     async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse:
         try:
             reply: spb.DeleteResponseResponse = await self._stub.DeleteResponse(request)
+            return reply
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def list_input_items(self, request: spb.ListInputItemsRequest) -> spb.ListInputItemsResponse:
+        try:
+            reply: spb.ListInputItemsResponse = await self._stub.ListInputItems(request)
+            return reply
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def cancel_response(self, request: spb.CancelResponseRequest) -> pb.Response:
+        try:
+            reply: pb.Response = await self._stub.CancelResponse(request)
             return reply
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from None

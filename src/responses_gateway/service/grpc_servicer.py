@@ -80,12 +80,12 @@ class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
         return await self._unary(context, lambda: self._service.get_model(request.id))
 
     async def CancelResponse(self, request: spb.CancelResponseRequest, context: grpc.aio.ServicerContext) -> pb.Response:
-        return await self._unary(context, lambda: _not_yet("Cancelling responses"))
+        return await self._unary(context, lambda: self._service.cancel(request.id, self._ctx(context)))
 
     async def ListInputItems(
         self, request: spb.ListInputItemsRequest, context: grpc.aio.ServicerContext
     ) -> spb.ListInputItemsResponse:
-        return await self._unary(context, lambda: _not_yet("Listing input items"))
+        return await self._unary(context, lambda: self._service.list_input_items(request, self._ctx(context)))
 
     async def CountInputTokens(
         self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext

@@ -20,7 +20,8 @@ from responses_gateway.errors import GatewayError, InternalError, InvalidRequest
 from responses_gateway.router import Route, Router
 from responses_gateway.service.assembler import StreamAssembler, finish, normalize_output
 from responses_gateway.ids import new_id
-from responses_gateway.service.items import canonical_input, item_id, item_type
+from responses_gateway.codec.fields import invalid_value
+from responses_gateway.service.items import canonical_input, client_visible, item_id, item_type
 from responses_gateway.service.validation import validate_create
 from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store
 
@@ -218,6 +219,44 @@ class ResponsesService:
         if not deleted:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
         return spb.DeleteResponseResponse(id=response_id, object="response", deleted=True)
+
+    async def list_input_items(self, req: spb.ListInputItemsRequest, ctx: CallContext) -> spb.ListInputItemsResponse:
+        """A page of the input items a stored response was given, in OpenAI's list shape."""
+        limit = req.limit if req.HasField("limit") else 20
+        if not 1 <= limit <= 100:
+            raise InvalidRequest(
+                f"Invalid 'limit': expected a value between 1 and 100, but got {limit} instead.",
+                code="invalid_value",
+                param="limit",
+            )
+        order = req.order if req.HasField("order") else "desc"
+        if order not in ("asc", "desc"):
+            raise invalid_value("order", order, ("asc", "desc"))
+        async with self._store.session() as session:
+            page = await ResponseRepository(session).list_input_items(
+                ctx.tenant_id,
+                req.id,
+                after=req.after if req.HasField("after") else None,
+                before=req.before if req.HasField("before") else None,
+                limit=limit,
+                order="asc" if order == "asc" else "desc",
+            )
+        if page is None:
+            raise NotFound(f"Response with id '{req.id}' not found.", param="response_id")
+        records, has_more = page
+        include_encrypted = ENCRYPTED_REASONING in req.include
+        out = spb.ListInputItemsResponse(object="list", has_more=has_more)
+        out.data.extend(client_visible(ipb.Item.FromString(r.data), include_encrypted) for r in records)
+        if records:
+            out.first_id, out.last_id = records[0].item_id, records[-1].item_id
+        return out
+
+    async def cancel(self, response_id: str, ctx: CallContext) -> pb.Response:
+        """Cancel a background response; every response here runs in the foreground."""
+        await self.get(response_id, ctx)
+        raise InvalidRequest(
+            "Only responses created with background=true can be cancelled.", code="invalid_request_error", param="response_id"
+        )
 
     async def list_models(self) -> spb.ListModelsResponse:
         """Every routed model."""
