@@ -57,25 +57,33 @@ class UpstreamHTTP:
     async def stream_sse(self, path: str, body: Any) -> AsyncIterator[bytes]:
         """POST and yield each SSE `data` payload, enforcing first-token and idle timeouts."""
         started = False
+        # One first-token deadline covers the response headers and the first event.
+        deadline = asyncio.get_running_loop().time() + self._timeouts.first_token
         try:
-            async with self._client().post(
-                f"{self.base_url}{path}", data=orjson.dumps(body), headers=self._headers, timeout=self._stream_timeout
-            ) as resp:
+            async with asyncio.timeout_at(deadline):
+                resp = await self._client().post(
+                    f"{self.base_url}{path}", data=orjson.dumps(body), headers=self._headers, timeout=self._stream_timeout
+                )
+            try:
                 if resp.status >= 400:
-                    async with asyncio.timeout(self._timeouts.first_token):
+                    async with asyncio.timeout_at(deadline):
                         payload = await resp.read()
                     raise map_error(resp.status, payload, resp.headers)
                 events = aiter(iter_sse_data(resp))
-                limit = self._timeouts.first_token
                 while True:
                     try:
-                        async with asyncio.timeout(limit):
-                            data = await anext(events)
+                        if started:
+                            async with asyncio.timeout(self._timeouts.idle):
+                                data = await anext(events)
+                        else:
+                            async with asyncio.timeout_at(deadline):
+                                data = await anext(events)
                     except StopAsyncIteration:
                         return
                     started = True
-                    limit = self._timeouts.idle
                     yield data
+            finally:
+                resp.release()
         except asyncio.TimeoutError as exc:
             if started:
                 raise UpstreamError(

@@ -31,7 +31,11 @@ class ResponseRow(Base):
     """A stored response; `data` is the serialized proto Response."""
 
     __tablename__ = "responses"
-    __table_args__ = (Index("ix_responses_tenant_id_id", "tenant_id", "id"),)
+    __table_args__ = (
+        Index("ix_responses_tenant_id_id", "tenant_id", "id"),
+        # The orphan sweep: in_progress rows, by lease.
+        Index("ix_responses_status_lease_expires_at", "status", "lease_expires_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(64))
@@ -42,6 +46,9 @@ class ResponseRow(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    # Crash safety: while in_progress, the replica producing it and until when its claim holds.
+    owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[int | None] = mapped_column(BigInteger)
 
     # Write-side only (it orders the INSERTs); reads go through explicit queries, never lazy loads.
     items: Mapped[list[ResponseItemRow]] = relationship(

@@ -28,9 +28,11 @@ class ResponseRecord:
     tenant_id: str
     previous_response_id: str | None
     model: str
-    status: str  # in_progress | completed | incomplete | failed | cancelled
+    status: str  # in_progress | completed | incomplete | failed | cancelled (the column is the truth)
     created_at: int  # unix seconds
     data: bytes  # serialized proto Response, opaque to the store
+    owner: str | None = None  # the replica producing an in_progress response; None once it ends
+    lease_expires_at: int | None = None  # unix seconds; past it, any replica may mark the row failed
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Integer, Select, case, delete, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Integer,
+    Select,
+    case,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -16,6 +29,8 @@ from .records import ChainItem, ItemKind, ItemRecord, ResponseRecord
 __all__ = ["DEFAULT_MAX_CHAIN_DEPTH", "ChainTooDeepError", "ResponseRepository"]
 
 DEFAULT_MAX_CHAIN_DEPTH = 100_000
+IN_PROGRESS = "in_progress"
+FAILED = "failed"
 
 
 class ChainTooDeepError(Exception):
@@ -36,22 +51,107 @@ class ResponseRepository:
         output_items: Sequence[ItemRecord],
     ) -> None:
         """Insert a response with its own new input items and its output items, in one flush."""
-        row = ResponseRow(
-            id=response.id,
-            tenant_id=response.tenant_id,
-            previous_response_id=response.previous_response_id,
-            model=response.model,
-            status=response.status,
-            created_at=response.created_at,
-            updated_at=int(time.time()),
-            data=response.data,
-        )
+        row = _response_row(response)
         row.items = [
             *_item_rows(response, "input", input_items),
             *_item_rows(response, "output", output_items),
         ]
         self._session.add(row)
         await self._session.flush()
+
+    async def begin_response(self, record: ResponseRecord, input_items: Sequence[ItemRecord]) -> None:
+        """Insert a response as it starts (status, owner and lease from `record`) with its input items.
+
+        Commit it right away: from then on the row is claimed by `record.owner` until
+        `record.lease_expires_at`, and `finish_response` completes it in one later transaction.
+        """
+        row = _response_row(record)
+        row.items = _item_rows(record, "input", input_items)
+        self._session.add(row)
+        await self._session.flush()
+
+    async def finish_response(
+        self,
+        record: ResponseRecord,
+        output_items: Sequence[ItemRecord],
+        input_items: Sequence[ItemRecord] | None = None,
+    ) -> bool:
+        """Write a response's end: its status, data and output items, releasing owner and lease.
+
+        The row must still be in_progress: if it exists in any other status (a sweep marked it
+        failed, or it already ended), nothing is written and the answer is False. A response
+        that never began is inserted whole instead, with `input_items` (then required).
+        Everything happens in the caller's transaction, so the end is atomic either way.
+        """
+        if record.status == IN_PROGRESS:
+            raise ValueError("finish_response needs a final status, not in_progress")
+        # The conditional UPDATE is the claim: concurrent with a sweep, exactly one of them
+        # matches the in_progress row (PostgreSQL re-checks the WHERE after the row lock,
+        # SQLite serialises the writers), and it is the first statement, taking SQLite's
+        # write lock before anything is read.
+        claim = (
+            update(ResponseRow)
+            .where(*_owned(record.tenant_id, record.id), ResponseRow.status == IN_PROGRESS)
+            .values(
+                status=record.status,
+                data=record.data,
+                updated_at=int(time.time()),
+                owner=None,
+                lease_expires_at=None,
+            )
+        )
+        result = cast(CursorResult[()], await self._session.execute(claim))
+        if result.rowcount > 0:
+            self._session.add_all(_item_rows(record, "output", output_items))
+            await self._session.flush()
+            return True
+        if await self.response_status(record.tenant_id, record.id) is not None:
+            return False  # ended already (or failed by a sweep): never overwrite a final row
+        if input_items is None:
+            raise ValueError(f"response {record.id} never began: finish_response needs its input_items")
+        await self.save_response(replace(record, owner=None, lease_expires_at=None), input_items, output_items)
+        return True
+
+    async def renew_leases(self, owner: str, lease_expires_at: int) -> int:
+        """Move the lease of every in_progress response of `owner` to `lease_expires_at`; how many."""
+        stmt = (
+            update(ResponseRow)
+            .where(ResponseRow.owner == owner, ResponseRow.status == IN_PROGRESS)
+            .values(lease_expires_at=lease_expires_at)
+        )
+        result = cast(CursorResult[()], await self._session.execute(stmt))
+        return result.rowcount
+
+    async def fail_orphans(self, *, now: int, owner: str | None = None) -> list[str]:
+        """Mark failed every in_progress response whose lease expired before `now`; their ids.
+
+        With `owner`, also every in_progress response of that owner whatever its lease (a
+        restarted replica reclaiming what its previous life left). Rows of other owners
+        with a live lease are never touched, nor are in_progress rows with no lease at all
+        (except by their own owner's reclaim). Safe beside other sweepers and finishers:
+        each row is claimed by exactly one of them; on PostgreSQL, rows another transaction
+        holds are skipped rather than waited for (that transaction decides them).
+        """
+        # The alias keeps the subquery from being correlated to the UPDATE's own table.
+        # FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite renders no locking clause (its single
+        # writer already serialises sweeps). The outer WHERE re-tests the row once locked.
+        candidate = aliased(ResponseRow, name="candidate")
+        claimed = (
+            select(candidate.id)
+            .where(*_orphaned(candidate, now, owner))
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(ResponseRow)
+            .where(ResponseRow.id.in_(claimed), *_orphaned(ResponseRow, now, owner))
+            .values(status=FAILED, updated_at=now, owner=None, lease_expires_at=None)
+            .returning(ResponseRow.id)
+        )
+        return list((await self._session.scalars(stmt)).all())
+
+    async def response_status(self, tenant_id: str, response_id: str) -> str | None:
+        """The status column of one response (the truth, even where its data says otherwise); None if absent."""
+        return await self._session.scalar(select(ResponseRow.status).where(*_owned(tenant_id, response_id)))
 
     async def get_response(self, tenant_id: str, response_id: str) -> ResponseRecord | None:
         """The response, or None if it does not exist for this tenant."""
@@ -158,6 +258,14 @@ def _owned(tenant_id: str, response_id: str) -> tuple[ColumnElement[bool], Colum
     return ResponseRow.tenant_id == tenant_id, ResponseRow.id == response_id
 
 
+def _orphaned(
+    row: type[ResponseRow], now: int, owner: str | None
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """WHERE clauses of the sweep: in_progress, and the lease expired (or, given `owner`, that owner's)."""
+    expired = row.lease_expires_at < now
+    return row.status == IN_PROGRESS, expired if owner is None else or_(expired, row.owner == owner)
+
+
 def _kind_order() -> ColumnElement[int]:
     """Inputs before outputs, stated rather than left to string collation."""
     return case((ResponseItemRow.kind == "input", 0), else_=1)
@@ -218,15 +326,32 @@ def _item_rows(response: ResponseRecord, kind: ItemKind, items: Sequence[ItemRec
     ]
 
 
+def _response_row(record: ResponseRecord) -> ResponseRow:
+    return ResponseRow(
+        id=record.id,
+        tenant_id=record.tenant_id,
+        previous_response_id=record.previous_response_id,
+        model=record.model,
+        status=record.status,
+        created_at=record.created_at,
+        updated_at=int(time.time()),
+        data=record.data,
+        owner=record.owner,
+        lease_expires_at=record.lease_expires_at,
+    )
+
+
 def _response_record(row: ResponseRow) -> ResponseRecord:
     return ResponseRecord(
         id=row.id,
         tenant_id=row.tenant_id,
         previous_response_id=row.previous_response_id,
         model=row.model,
-        status=row.status,
+        status=row.status,  # the column, not whatever status the serialized data carries
         created_at=row.created_at,
         data=row.data,
+        owner=row.owner,
+        lease_expires_at=row.lease_expires_at,
     )
 
 

