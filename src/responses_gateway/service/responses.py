@@ -7,6 +7,8 @@ call these methods with proto messages and a CallContext.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -22,6 +24,7 @@ from responses_gateway.service.assembler import StreamAssembler, finish, normali
 from responses_gateway.ids import new_id
 from responses_gateway.codec.fields import invalid_value
 from responses_gateway.service.items import canonical_input, client_visible, item_id, item_type
+from responses_gateway.service.leases import LeaseKeeper
 from responses_gateway.service.validation import validate_create
 from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store
 
@@ -89,9 +92,10 @@ def _snapshot(req: pb.CreateResponseRequest, response_id: str) -> pb.Response:
 class ResponsesService:
     """Orchestrates one RPC family; owns no transport."""
 
-    def __init__(self, router: Router, store: Store) -> None:
+    def __init__(self, router: Router, store: Store, leases: LeaseKeeper) -> None:
         self._router = router
         self._store = store
+        self._leases = leases
 
     async def _prepare(self, req: pb.CreateResponseRequest, ctx: CallContext) -> _Prepared:
         validate_create(req)
@@ -133,50 +137,109 @@ class ResponsesService:
             raise PreviousResponseNotFound(response_id)
         return [ipb.Item.FromString(entry.item.data) for entry in chain]
 
-    async def _persist(self, prep: _Prepared, final: pb.Response, output: list[ipb.Item], ctx: CallContext) -> None:
+    def _begin(self, prep: _Prepared, ctx: CallContext) -> asyncio.Task[bool] | None:
+        """Claim the response row now, beside the upstream call rather than before it."""
         if not prep.store:
+            return None
+        record = _record(prep.snapshot, ctx, owner=self._leases.owner, lease=self._leases.lease_until())
+
+        async def begin() -> bool:
+            async with self._store.session() as session, session.begin():
+                await ResponseRepository(session).begin_response(record, _records(prep.input_items))
+            return True
+
+        return asyncio.create_task(begin())
+
+    async def _persist(
+        self, prep: _Prepared, begun: asyncio.Task[bool] | None, final: pb.Response, output: list[ipb.Item], ctx: CallContext
+    ) -> None:
+        """Write the finished response atomically; a crash before this leaves the claimed row to be failed."""
+        if begun is None:
             return
-        record = ResponseRecord(
-            id=final.id,
-            tenant_id=ctx.tenant_id,
-            previous_response_id=final.previous_response_id if final.HasField("previous_response_id") else None,
-            model=final.model,
-            status=final.status,
-            created_at=final.created_at,
-            data=final.SerializeToString(),
-        )
+        try:
+            claimed = await begun
+        except Exception:
+            log.exception("could not record the start of response %s", final.id)
+            claimed = False
+        record = _record(final, ctx)
         async with self._store.session() as session, session.begin():
-            await ResponseRepository(session).save_response(record, _records(prep.input_items), _records(output))
+            written = await ResponseRepository(session).finish_response(
+                record, _records(output), None if claimed else _records(prep.input_items)
+            )
+        if not written:
+            log.warning("response %s was no longer in progress when it finished; kept as stored", final.id)
+
+    async def _interrupted(
+        self, prep: _Prepared, begun: asyncio.Task[bool] | None, assembler: StreamAssembler, ctx: CallContext
+    ) -> None:
+        if assembler.final is None:
+            detail = pb.ErrorDetail(
+                message="The client disconnected before the response finished.", type="server_error", code="client_disconnected"
+            )
+            for _ in assembler.fail_with(detail):
+                pass
+        assert assembler.final is not None
+        try:
+            await self._persist(prep, begun, assembler.final, assembler.stored_output, ctx)
+        except Exception:
+            log.exception("could not store interrupted response %s", prep.snapshot.id)
+
+    async def _forget(self, prep: _Prepared, begun: asyncio.Task[bool] | None, ctx: CallContext) -> None:
+        """The request failed before any output reached the client: it never existed, as on OpenAI."""
+        if begun is None:
+            return
+        try:
+            claimed = await asyncio.shield(begun)
+        except BaseException:
+            claimed = begun.done() and not begun.cancelled() and begun.exception() is None
+        if claimed:
+            async with self._store.session() as session, session.begin():
+                await ResponseRepository(session).delete_response(ctx.tenant_id, prep.snapshot.id)
 
     async def create(self, req: pb.CreateResponseRequest, ctx: CallContext) -> pb.Response:
         """Create a response and return it finished."""
         prep = await self._prepare(req, ctx)
-        upstream = await self._router.complete(prep.route, prep.upstream)
+        begun = self._begin(prep, ctx)
+        try:
+            upstream = await self._router.complete(prep.route, prep.upstream)
+        except BaseException:
+            await self._forget(prep, begun, ctx)
+            raise
         output = normalize_output([ipb.Item.FromString(i.SerializeToString()) for i in upstream.output], upstream.status)
         final = finish(prep.snapshot, upstream, output, prep.include_encrypted)
-        await self._persist(prep, final, output, ctx)
+        await self._persist(prep, begun, final, output, ctx)
         return final
 
     async def stream(self, req: pb.CreateResponseRequest, ctx: CallContext) -> AsyncIterator[epb.ResponseStreamEvent]:
         """Create a response and yield its events; errors before the first event raise."""
         prep = await self._prepare(req, ctx)
+        begun = self._begin(prep, ctx)
         upstream = aiter(self._router.stream(prep.route, prep.upstream))
         assembler = StreamAssembler(prep.snapshot, include_encrypted=prep.include_encrypted)
         try:
             try:
                 first = await anext(upstream)
             except StopAsyncIteration:
+                await self._forget(prep, begun, ctx)
                 raise UpstreamError(
                     "The upstream provider ended the stream before any output.", code="server_error", http_status=502
                 ) from None
-            for event in assembler.start():
-                yield event
-            async for event in self._relay(first, upstream, assembler):
-                yield event
+            except BaseException:
+                await self._forget(prep, begun, ctx)
+                raise
+            try:
+                for event in assembler.start():
+                    yield event
+                async for event in self._relay(first, upstream, assembler):
+                    yield event
+            except (GeneratorExit, asyncio.CancelledError):
+                # The client went away mid-stream: keep what it saw, as a failed response.
+                await asyncio.shield(self._interrupted(prep, begun, assembler, ctx))
+                raise
         finally:
             await _aclose(upstream)
         assert assembler.final is not None
-        await self._persist(prep, assembler.final, assembler.stored_output, ctx)
+        await self._persist(prep, begun, assembler.final, assembler.stored_output, ctx)
         yield assembler.terminal()
 
     async def _relay(
@@ -210,7 +273,15 @@ class ResponsesService:
             record = await ResponseRepository(session).get_response(ctx.tenant_id, response_id)
         if record is None:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
-        return pb.Response.FromString(record.data)
+        response = pb.Response.FromString(record.data)
+        if record.status != response.status:
+            # The status column is the truth: a sweep failed a response its process left behind.
+            response.status = record.status
+            if record.status == "failed" and not response.HasField("error"):
+                response.error.code = "server_error"
+                response.error.message = "The response was interrupted before it finished."
+                response.usage.SetInParent()
+        return response
 
     async def delete(self, response_id: str, ctx: CallContext) -> spb.DeleteResponseResponse:
         """Delete a stored response and its items."""
@@ -301,6 +372,20 @@ async def _aclose(iterator: AsyncIterator[object]) -> None:
     aclose = getattr(iterator, "aclose", None)
     if aclose is not None:
         await aclose()
+
+
+def _record(resp: pb.Response, ctx: CallContext, *, owner: str | None = None, lease: int | None = None) -> ResponseRecord:
+    return ResponseRecord(
+        id=resp.id,
+        tenant_id=ctx.tenant_id,
+        previous_response_id=resp.previous_response_id if resp.HasField("previous_response_id") else None,
+        model=resp.model,
+        status=resp.status,
+        created_at=resp.created_at,
+        data=resp.SerializeToString(),
+        owner=owner,
+        lease_expires_at=lease,
+    )
 
 
 def _records(items: list[ipb.Item]) -> list[ItemRecord]:
