@@ -62,7 +62,8 @@ async def test_serve_without_keys_lists_models_and_explains(keyless_serve: str) 
         async with http.get(f"{keyless_serve}/v1/models") as resp:
             assert resp.status == 200
             ids = [m["id"] for m in (await resp.json())["data"]]
-        assert ids == ["gpt-5.4", "gpt-5.4-mini", "deepseek-v4-pro"]
+        # The embedded local model follows when the `local` extra is installed.
+        assert ids[:3] == ["gpt-5.4", "gpt-5.4-mini", "deepseek-v4-pro"]
         async with http.post(f"{keyless_serve}/v1/responses", json={"model": "gpt-5.4", "input": "hi"}) as resp:
             assert resp.status == 503
             assert resp.headers["x-should-retry"] == "false"

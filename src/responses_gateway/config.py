@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -155,6 +155,8 @@ class ModelConfig(BaseModel):
     created: int = 0
     context_window: int = 128_000
     max_output_tokens: int = 32_000
+    # Exact counts for OpenAI (o200k) and DeepSeek V4 models; a conservative estimate otherwise.
+    tokenizer: Literal["o200k", "deepseek_v4", "estimate"] = "estimate"
 
     @model_validator(mode="after")
     def _one_way_to_deploy(self) -> ModelConfig:
@@ -233,9 +235,21 @@ def _default_local_models() -> list[ModelConfig]:
 
 def _default_models() -> list[ModelConfig]:
     return [
-        ModelConfig(id="gpt-5.4", provider="openai", owned_by="openai", context_window=1_050_000, max_output_tokens=128_000),
         ModelConfig(
-            id="gpt-5.4-mini", provider="openai", owned_by="openai", context_window=400_000, max_output_tokens=128_000
+            id="gpt-5.4",
+            provider="openai",
+            owned_by="openai",
+            context_window=1_050_000,
+            max_output_tokens=128_000,
+            tokenizer="o200k",
+        ),
+        ModelConfig(
+            id="gpt-5.4-mini",
+            provider="openai",
+            owned_by="openai",
+            context_window=400_000,
+            max_output_tokens=128_000,
+            tokenizer="o200k",
         ),
         ModelConfig(
             id="deepseek-v4-pro",
@@ -243,6 +257,7 @@ def _default_models() -> list[ModelConfig]:
             owned_by="deepseek",
             context_window=1_000_000,
             max_output_tokens=384_000,
+            tokenizer="deepseek_v4",
         ),
         *_default_local_models(),
     ]

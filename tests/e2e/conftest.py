@@ -65,9 +65,11 @@ def gateway_settings(tmp_path: Path, upstream_url: str, **overrides: object) -> 
             ProviderConfig(name="nokey", type="openai_responses", base_url="http://127.0.0.1:9", api_key_env="E2E_UNSET_KEY"),
         ],
         models=[
-            ModelConfig(id="gpt-5.4", provider="openai", owned_by="openai"),
-            ModelConfig(id="gpt-5.4-mini", provider="openai", owned_by="openai"),
-            ModelConfig(id="gpt-4.1-classic", provider="openai", upstream_model="gpt-4.1", owned_by="openai"),
+            ModelConfig(id="gpt-5.4", provider="openai", owned_by="openai", tokenizer="o200k"),
+            ModelConfig(id="gpt-5.4-mini", provider="openai", owned_by="openai", tokenizer="o200k"),
+            ModelConfig(
+                id="gpt-4.1-classic", provider="openai", upstream_model="gpt-4.1", owned_by="openai", tokenizer="o200k"
+            ),
             ModelConfig(id="keyless-model", provider="nokey"),
         ],
         # Fast retries: the fault-matrix tests set their own policy.
@@ -133,8 +135,10 @@ async def start_deepseek_gateway(
             ProviderConfig(name="deepseek", type="chat_completions", base_url=deepseek_url, api_key_env=DEEPSEEK_KEY_ENV, timeouts=timeouts),
         ],
         models=[
-            ModelConfig(id="deepseek-v4-pro", provider="deepseek", owned_by="deepseek", fallbacks=["gpt-5.4"]),
-            ModelConfig(id="gpt-5.4", provider="openai", owned_by="openai"),
+            ModelConfig(
+                id="deepseek-v4-pro", provider="deepseek", owned_by="deepseek", fallbacks=["gpt-5.4"], tokenizer="deepseek_v4"
+            ),
+            ModelConfig(id="gpt-5.4", provider="openai", owned_by="openai", tokenizer="o200k"),
             ModelConfig(
                 id="deepseek-no-tools",
                 provider="deepseek",

@@ -14,6 +14,7 @@ from responses_gateway.bridge.errors import openai_errors
 from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
 from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
+from responses_gateway.codec.fields import unknown
 from responses_gateway.errors import GatewayError, InvalidRequest, UpstreamError
 
 BACKEND = web.AppKey("backend", Backend)
@@ -116,6 +117,35 @@ async def cancel_response(request: web.Request) -> web.Response:
     return _json(response_to_json(await request.app[BACKEND].cancel_response(req)))
 
 
+# Fields of POST /v1/responses/input_tokens (all optional); the rest of the create body is refused.
+_COUNT_FIELDS = frozenset(
+    {
+        "model",
+        "input",
+        "instructions",
+        "previous_response_id",
+        "conversation",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "reasoning",
+        "text",
+        "truncation",
+    }
+)
+
+
+async def count_input_tokens(request: web.Request) -> web.Response:
+    """POST /v1/responses/input_tokens"""
+    body = await _read_json(request)
+    if isinstance(body, dict):
+        for key in body:
+            if key not in _COUNT_FIELDS:
+                raise unknown(key)
+    counted = await request.app[BACKEND].count_input_tokens(request_from_json(body))
+    return _json({"object": "response.input_tokens", "input_tokens": counted.input_tokens})
+
+
 async def list_models(request: web.Request) -> web.Response:
     """GET /v1/models"""
     return _json(models_to_json(await request.app[BACKEND].list_models()))
@@ -143,6 +173,7 @@ def create_app(backend: Backend, *, max_body_bytes: int = 32 * 1024 * 1024) -> w
     app = web.Application(middlewares=[openai_errors], client_max_size=max_body_bytes)
     app[BACKEND] = backend
     app.router.add_post("/v1/responses", create_response)
+    app.router.add_post("/v1/responses/input_tokens", count_input_tokens)
     app.router.add_get("/v1/responses/{response_id}", get_response)
     app.router.add_delete("/v1/responses/{response_id}", delete_response)
     app.router.add_get("/v1/responses/{response_id}/input_items", list_input_items)

@@ -30,6 +30,7 @@ class Backend(Protocol):
     async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse: ...
     async def list_input_items(self, request: spb.ListInputItemsRequest) -> spb.ListInputItemsResponse: ...
     async def cancel_response(self, request: spb.CancelResponseRequest) -> pb.Response: ...
+    async def count_input_tokens(self, request: pb.CreateResponseRequest) -> spb.CountInputTokensResponse: ...
     async def list_models(self) -> spb.ListModelsResponse: ...
     async def get_model(self, request: spb.GetModelRequest) -> spb.Model: ...
     async def ready(self) -> bool: ...
@@ -60,6 +61,9 @@ class InProcessBackend:
 
     async def cancel_response(self, request: spb.CancelResponseRequest) -> pb.Response:
         return await self._service.cancel(request.id, self._ctx)
+
+    async def count_input_tokens(self, request: pb.CreateResponseRequest) -> spb.CountInputTokensResponse:
+        return await self._service.count_input_tokens(request, self._ctx)
 
     async def list_models(self) -> spb.ListModelsResponse:
         return await self._service.list_models()
@@ -142,6 +146,13 @@ class RemoteBackend:
     async def cancel_response(self, request: spb.CancelResponseRequest) -> pb.Response:
         try:
             reply: pb.Response = await self._stub.CancelResponse(request)
+            return reply
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def count_input_tokens(self, request: pb.CreateResponseRequest) -> spb.CountInputTokensResponse:
+        try:
+            reply: spb.CountInputTokensResponse = await self._stub.CountInputTokens(request)
             return reply
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from None

@@ -34,6 +34,13 @@ def _opt(message: Any, field: str) -> Any:
 
 def response_to_json(resp: pb.Response) -> dict[str, Any]:
     """Encode a response object exactly as the API returns it."""
+    body = _response_fields(resp)
+    if resp.HasField("truncation_details"):
+        body["truncation_details"] = {"dropped_items": resp.truncation_details.dropped_items}
+    return body
+
+
+def _response_fields(resp: pb.Response) -> dict[str, Any]:
     return {
         "id": resp.id,
         "object": "response",

@@ -44,11 +44,7 @@ class OpenAIResponsesProvider:
             req.include.append(ENCRYPTED_REASONING)
         body = request_to_json(req)
         if isinstance(body["input"], list):
-            # With store:false a reasoning item without its encrypted state is
-            # looked up by id upstream and fails; it carries nothing usable.
-            body["input"] = [
-                item for item in body["input"] if item.get("type") != "reasoning" or "encrypted_content" in item
-            ]
+            body["input"] = [_for_stateless_upstream(item) for item in body["input"] if _replayable(item)]
         return orjson.dumps(body)
 
     async def complete(self, call: ProviderCall) -> pb.Response:
@@ -74,6 +70,20 @@ class OpenAIResponsesProvider:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
+
+
+def _replayable(item: dict[str, object]) -> bool:
+    # With store:false a reasoning item without its encrypted state is looked
+    # up by id upstream and fails; it carries nothing usable anyway.
+    return item.get("type") != "reasoning" or "encrypted_content" in item
+
+
+def _for_stateless_upstream(item: dict[str, object]) -> dict[str, object]:
+    # Our item ids mean nothing to an upstream that stores nothing; only
+    # reasoning items need theirs (paired with encrypted_content).
+    if item.get("type") != "reasoning":
+        item.pop("id", None)
+    return item
 
 
 def create(config: ProviderConfig, api_key: str) -> OpenAIResponsesProvider:

@@ -15,7 +15,7 @@ from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.api.v1 import service_pb2_grpc
-from responses_gateway.errors import GatewayError, InternalError, InvalidRequest
+from responses_gateway.errors import GatewayError, InternalError
 from responses_gateway.service.responses import CallContext, ResponsesService
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,4 @@ class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
     async def CountInputTokens(
         self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext
     ) -> spb.CountInputTokensResponse:
-        return await self._unary(context, lambda: _not_yet("Counting input tokens"))
-
-
-async def _not_yet(what: str) -> T:
-    raise InvalidRequest(f"{what} is not supported by this gateway yet.", code="unsupported_endpoint")
+        return await self._unary(context, lambda: self._service.count_input_tokens(request, self._ctx(context)))

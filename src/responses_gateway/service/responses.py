@@ -26,7 +26,9 @@ from responses_gateway.codec.fields import invalid_value
 from responses_gateway.service.items import canonical_input, client_visible, item_id, item_type
 from responses_gateway.service.leases import LeaseKeeper
 from responses_gateway.service.validation import validate_create
-from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store
+from responses_gateway.config import ModelConfig
+from responses_gateway.service import conversation
+from responses_gateway.store import ChainItem, ItemRecord, ResponseRecord, ResponseRepository, Store
 
 log = logging.getLogger(__name__)
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -43,8 +45,10 @@ class CallContext:
 class _Prepared:
     route: Route
     upstream: pb.CreateResponseRequest
+    conversation: conversation.Conversation
     snapshot: pb.Response
     input_items: list[ipb.Item]
+    input_counts: list[int]
     store: bool
     include_encrypted: bool
 
@@ -97,45 +101,52 @@ class ResponsesService:
         self._store = store
         self._leases = leases
 
+    async def _history(
+        self, req: pb.CreateResponseRequest, ctx: CallContext
+    ) -> tuple[list[ChainItem], list[ipb.Item], list[ipb.Item]]:
+        """Stored history (records and items) and the request's own input, references resolved."""
+        chain: list[ChainItem] = []
+        if req.HasField("previous_response_id"):
+            async with self._store.session() as session:
+                found = await ResponseRepository(session).load_conversation(ctx.tenant_id, req.previous_response_id)
+            if found is None:
+                raise PreviousResponseNotFound(req.previous_response_id)
+            chain = found
+        history = [ipb.Item.FromString(entry.item.data) for entry in chain]
+        new_items = canonical_input(req) if req.WhichOneof("input") else []
+        if any(i.WhichOneof("item") == "item_reference" for i in new_items):
+            new_items = _resolve_references(new_items, history)
+        return chain, history, new_items
+
     async def _prepare(self, req: pb.CreateResponseRequest, ctx: CallContext) -> _Prepared:
         validate_create(req)
-        self._router.model(req.model)
-        history: list[ipb.Item] = []
-        if req.HasField("previous_response_id"):
-            history = await self._load_history(ctx.tenant_id, req.previous_response_id)
-        if req.WhichOneof("input") == "input_items" and any(
-            i.WhichOneof("item") == "item_reference" for i in req.input_items.items
-        ):
-            resolved = pb.CreateResponseRequest()
-            resolved.CopyFrom(req)
-            del resolved.input_items.items[:]
-            resolved.input_items.items.extend(_resolve_references(req.input_items.items, history))
-            req = resolved
-        upstream = pb.CreateResponseRequest()
-        upstream.CopyFrom(req)
-        upstream.ClearField("previous_response_id")
-        upstream.ClearField("input")
-        upstream.input_items.items.extend(history)
-        if req.WhichOneof("input") == "input_text":
-            message = upstream.input_items.items.add().message
-            message.role, message.text = "user", req.input_text
-        else:
-            upstream.input_items.items.extend(req.input_items.items)
+        model = self._router.model(req.model)
+        chain, history, new_items = await self._history(req, ctx)
+        conv, new_counts = await conversation.build(model, req, chain, history, new_items)
+        upstream = _upstream_request(req, conv)
+        snapshot = _snapshot(req, new_id("resp"))
+        if conv.plan.drop:
+            snapshot.truncation_details.dropped_items = conv.plan.drop
         return _Prepared(
             route=self._router.resolve(req.model, upstream),
             upstream=upstream,
-            snapshot=_snapshot(req, new_id("resp")),
-            input_items=canonical_input(req),
+            conversation=conv,
+            snapshot=snapshot,
+            input_items=new_items,
+            input_counts=new_counts,
             store=req.store if req.HasField("store") else True,
             include_encrypted=ENCRYPTED_REASONING in req.include,
         )
 
-    async def _load_history(self, tenant_id: str, response_id: str) -> list[ipb.Item]:
-        async with self._store.session() as session:
-            chain = await ResponseRepository(session).load_conversation(tenant_id, response_id)
-        if chain is None:
-            raise PreviousResponseNotFound(response_id)
-        return [ipb.Item.FromString(entry.item.data) for entry in chain]
+    async def count_input_tokens(self, req: pb.CreateResponseRequest, ctx: CallContext) -> spb.CountInputTokensResponse:
+        """Tokens the input of a would-be request takes (after `auto` truncation), without calling a model."""
+        if req.model:
+            model = self._router.model(req.model)
+        else:
+            model = _COUNT_ONLY_MODEL
+        chain, history, new_items = await self._history(req, ctx)
+        conv, _ = await conversation.build(model, req, chain, history, new_items, enforce=False)
+        return spb.CountInputTokensResponse(object="response.input_tokens", input_tokens=conv.input_tokens)
 
     def _begin(self, prep: _Prepared, ctx: CallContext) -> asyncio.Task[bool] | None:
         """Claim the response row now, beside the upstream call rather than before it."""
@@ -145,7 +156,7 @@ class ResponsesService:
 
         async def begin() -> bool:
             async with self._store.session() as session, session.begin():
-                await ResponseRepository(session).begin_response(record, _records(prep.input_items))
+                await ResponseRepository(session).begin_response(record, _input_records(prep))
             return True
 
         return asyncio.create_task(begin())
@@ -164,10 +175,15 @@ class ResponsesService:
         record = _record(final, ctx)
         async with self._store.session() as session, session.begin():
             written = await ResponseRepository(session).finish_response(
-                record, _records(output), None if claimed else _records(prep.input_items)
+                record, await self._output_records(prep, output), None if claimed else _input_records(prep)
             )
         if not written:
             log.warning("response %s was no longer in progress when it finished; kept as stored", final.id)
+
+    async def _output_records(self, prep: _Prepared, output: list[ipb.Item]) -> list[ItemRecord]:
+        counter = prep.conversation.counter
+        counts = await conversation.count_items(counter, output)
+        return _records(output, counts, counter.name)
 
     async def _interrupted(
         self, prep: _Prepared, begun: asyncio.Task[bool] | None, assembler: StreamAssembler, ctx: CallContext
@@ -201,7 +217,14 @@ class ResponsesService:
         prep = await self._prepare(req, ctx)
         begun = self._begin(prep, ctx)
         try:
-            upstream = await self._router.complete(prep.route, prep.upstream)
+            try:
+                upstream = await self._router.complete(prep.route, prep.upstream)
+            except InvalidRequest as exc:
+                # The upstream counts differently than we estimate: trim once more and retry once.
+                if not (_overflowed(exc) and prep.conversation.trim_further()):
+                    raise
+                prep.upstream = _upstream_request(prep.upstream, prep.conversation)
+                upstream = await self._router.complete(prep.route, prep.upstream)
         except BaseException:
             await self._forget(prep, begun, ctx)
             raise
@@ -218,7 +241,15 @@ class ResponsesService:
         assembler = StreamAssembler(prep.snapshot, include_encrypted=prep.include_encrypted)
         try:
             try:
-                first = await anext(upstream)
+                try:
+                    first = await anext(upstream)
+                except InvalidRequest as exc:
+                    if not (_overflowed(exc) and prep.conversation.trim_further()):
+                        raise
+                    await _aclose(upstream)
+                    prep.upstream = _upstream_request(prep.upstream, prep.conversation)
+                    upstream = aiter(self._router.stream(prep.route, prep.upstream))
+                    first = await anext(upstream)
             except StopAsyncIteration:
                 await self._forget(prep, begun, ctx)
                 raise UpstreamError(
@@ -388,5 +419,30 @@ def _record(resp: pb.Response, ctx: CallContext, *, owner: str | None = None, le
     )
 
 
-def _records(items: list[ipb.Item]) -> list[ItemRecord]:
-    return [ItemRecord(item_id=item_id(i), item_type=item_type(i), data=i.SerializeToString()) for i in items]
+def _records(items: list[ipb.Item], counts: list[int], counter: str) -> list[ItemRecord]:
+    return [
+        ItemRecord(item_id=item_id(i), item_type=item_type(i), data=i.SerializeToString(), token_count=n, token_counter=counter)
+        for i, n in zip(items, counts, strict=True)
+    ]
+
+
+def _input_records(prep: _Prepared) -> list[ItemRecord]:
+    return _records(prep.input_items, prep.input_counts, prep.conversation.counter.name)
+
+
+def _upstream_request(req: pb.CreateResponseRequest, conv: conversation.Conversation) -> pb.CreateResponseRequest:
+    """The self-contained request a provider receives: the fitted conversation, no stored state."""
+    upstream = pb.CreateResponseRequest()
+    upstream.CopyFrom(req)
+    upstream.ClearField("previous_response_id")
+    upstream.ClearField("input")
+    upstream.input_items.items.extend(conv.sent)
+    return upstream
+
+
+def _overflowed(exc: GatewayError) -> bool:
+    return exc.code == "context_length_exceeded"
+
+
+# For counting tokens of a request that names no model.
+_COUNT_ONLY_MODEL = ModelConfig(id="", provider="none", tokenizer="o200k", context_window=2**31, max_output_tokens=0)

@@ -70,4 +70,5 @@ class ResponseItemRow(Base):
     item_id: Mapped[str] = mapped_column(String(64))
     item_type: Mapped[str] = mapped_column(String(48))
     token_count: Mapped[int | None] = mapped_column(Integer)
+    token_counter: Mapped[str | None] = mapped_column(String(32))
     data: Mapped[bytes] = mapped_column(LargeBinary)

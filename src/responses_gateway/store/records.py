@@ -18,6 +18,7 @@ class ItemRecord:
     item_type: str  # "message" | "function_call" | "function_call_output" | "reasoning" | …
     data: bytes  # serialized proto item, opaque to the store
     token_count: int | None = None
+    token_counter: str | None = None  # the tokenizer that produced token_count ("o200k", …)
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,7 +181,7 @@ class ResponseRepository:
             ChainItem(
                 response_id=row.response_id,
                 kind=cast(ItemKind, row.kind),
-                item=ItemRecord(row.item_id, row.item_type, row.data, row.token_count),
+                item=ItemRecord(row.item_id, row.item_type, row.data, row.token_count, row.token_counter),
             )
             for row in rows
             if row.item_id is not None  # the outer join's placeholder for a response without items
@@ -245,6 +245,7 @@ class ResponseRepository:
                 item.item_id,
                 item.item_type,
                 item.token_count,
+                item.token_counter,
                 item.data,
             )
             # Outer join: a response with no items still yields a row, telling "absent" from "empty".
@@ -320,6 +321,7 @@ def _item_rows(response: ResponseRecord, kind: ItemKind, items: Sequence[ItemRec
             item_id=item.item_id,
             item_type=item.item_type,
             token_count=item.token_count,
+            token_counter=item.token_counter,
             data=item.data,
         )
         for position, item in enumerate(items)
@@ -356,4 +358,10 @@ def _response_record(row: ResponseRow) -> ResponseRecord:
 
 
 def _item_record(row: ResponseItemRow) -> ItemRecord:
-    return ItemRecord(item_id=row.item_id, item_type=row.item_type, data=row.data, token_count=row.token_count)
+    return ItemRecord(
+        item_id=row.item_id,
+        item_type=row.item_type,
+        data=row.data,
+        token_count=row.token_count,
+        token_counter=row.token_counter,
+    )

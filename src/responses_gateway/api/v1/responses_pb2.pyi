@@ -649,6 +649,7 @@ class Response(_message.Message):
     FREQUENCY_PENALTY_FIELD_NUMBER: _builtins.int
     PRESENCE_PENALTY_FIELD_NUMBER: _builtins.int
     PROMPT_CACHE_RETENTION_FIELD_NUMBER: _builtins.int
+    TRUNCATION_DETAILS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     object: _builtins.str
     """Always "response"."""
@@ -694,6 +695,12 @@ class Response(_message.Message):
     def reasoning(self) -> Global___Reasoning: ...
     @_builtins.property
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def truncation_details(self) -> Global___TruncationDetails:
+        """A gateway extension, present only when `truncation: auto` dropped input
+        items to fit the model's context window.
+        """
+
     def __init__(
         self,
         *,
@@ -730,10 +737,11 @@ class Response(_message.Message):
         frequency_penalty: _builtins.float = ...,
         presence_penalty: _builtins.float = ...,
         prompt_cache_retention: _builtins.str | None = ...,
+        truncation_details: Global___TruncationDetails | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "_error", b"_error", "_incomplete_details", b"_incomplete_details", "_instructions", b"_instructions", "_max_output_tokens", b"_max_output_tokens", "_max_tool_calls", b"_max_tool_calls", "_previous_response_id", b"_previous_response_id", "_prompt_cache_key", b"_prompt_cache_key", "_prompt_cache_retention", b"_prompt_cache_retention", "_safety_identifier", b"_safety_identifier", "_usage", b"_usage", "_user", b"_user", "completed_at", b"completed_at", "error", b"error", "incomplete_details", b"incomplete_details", "instructions", b"instructions", "max_output_tokens", b"max_output_tokens", "max_tool_calls", b"max_tool_calls", "previous_response_id", b"previous_response_id", "prompt_cache_key", b"prompt_cache_key", "prompt_cache_retention", b"prompt_cache_retention", "reasoning", b"reasoning", "safety_identifier", b"safety_identifier", "text", b"text", "tool_choice", b"tool_choice", "usage", b"usage", "user", b"user"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "_error", b"_error", "_incomplete_details", b"_incomplete_details", "_instructions", b"_instructions", "_max_output_tokens", b"_max_output_tokens", "_max_tool_calls", b"_max_tool_calls", "_previous_response_id", b"_previous_response_id", "_prompt_cache_key", b"_prompt_cache_key", "_prompt_cache_retention", b"_prompt_cache_retention", "_safety_identifier", b"_safety_identifier", "_truncation_details", b"_truncation_details", "_usage", b"_usage", "_user", b"_user", "completed_at", b"completed_at", "error", b"error", "incomplete_details", b"incomplete_details", "instructions", b"instructions", "max_output_tokens", b"max_output_tokens", "max_tool_calls", b"max_tool_calls", "previous_response_id", b"previous_response_id", "prompt_cache_key", b"prompt_cache_key", "prompt_cache_retention", b"prompt_cache_retention", "reasoning", b"reasoning", "safety_identifier", b"safety_identifier", "text", b"text", "tool_choice", b"tool_choice", "truncation_details", b"truncation_details", "usage", b"usage", "user", b"user"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "_error", b"_error", "_incomplete_details", b"_incomplete_details", "_instructions", b"_instructions", "_max_output_tokens", b"_max_output_tokens", "_max_tool_calls", b"_max_tool_calls", "_previous_response_id", b"_previous_response_id", "_prompt_cache_key", b"_prompt_cache_key", "_prompt_cache_retention", b"_prompt_cache_retention", "_safety_identifier", b"_safety_identifier", "_usage", b"_usage", "_user", b"_user", "background", b"background", "completed_at", b"completed_at", "created_at", b"created_at", "error", b"error", "frequency_penalty", b"frequency_penalty", "id", b"id", "incomplete_details", b"incomplete_details", "instructions", b"instructions", "max_output_tokens", b"max_output_tokens", "max_tool_calls", b"max_tool_calls", "metadata", b"metadata", "model", b"model", "object", b"object", "output", b"output", "parallel_tool_calls", b"parallel_tool_calls", "presence_penalty", b"presence_penalty", "previous_response_id", b"previous_response_id", "prompt_cache_key", b"prompt_cache_key", "prompt_cache_retention", b"prompt_cache_retention", "reasoning", b"reasoning", "safety_identifier", b"safety_identifier", "service_tier", b"service_tier", "status", b"status", "store", b"store", "temperature", b"temperature", "text", b"text", "tool_choice", b"tool_choice", "tools", b"tools", "top_logprobs", b"top_logprobs", "top_p", b"top_p", "truncation", b"truncation", "usage", b"usage", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "_error", b"_error", "_incomplete_details", b"_incomplete_details", "_instructions", b"_instructions", "_max_output_tokens", b"_max_output_tokens", "_max_tool_calls", b"_max_tool_calls", "_previous_response_id", b"_previous_response_id", "_prompt_cache_key", b"_prompt_cache_key", "_prompt_cache_retention", b"_prompt_cache_retention", "_safety_identifier", b"_safety_identifier", "_truncation_details", b"_truncation_details", "_usage", b"_usage", "_user", b"_user", "background", b"background", "completed_at", b"completed_at", "created_at", b"created_at", "error", b"error", "frequency_penalty", b"frequency_penalty", "id", b"id", "incomplete_details", b"incomplete_details", "instructions", b"instructions", "max_output_tokens", b"max_output_tokens", "max_tool_calls", b"max_tool_calls", "metadata", b"metadata", "model", b"model", "object", b"object", "output", b"output", "parallel_tool_calls", b"parallel_tool_calls", "presence_penalty", b"presence_penalty", "previous_response_id", b"previous_response_id", "prompt_cache_key", b"prompt_cache_key", "prompt_cache_retention", b"prompt_cache_retention", "reasoning", b"reasoning", "safety_identifier", b"safety_identifier", "service_tier", b"service_tier", "status", b"status", "store", b"store", "temperature", b"temperature", "text", b"text", "tool_choice", b"tool_choice", "tools", b"tools", "top_logprobs", b"top_logprobs", "top_p", b"top_p", "truncation", b"truncation", "truncation_details", b"truncation_details", "usage", b"usage", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__completed_at: _TypeAlias = _typing.Literal["completed_at"]  # noqa: Y015
     _WhichOneofArgType__completed_at: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at"]  # noqa: Y015
@@ -755,6 +763,8 @@ class Response(_message.Message):
     _WhichOneofArgType__prompt_cache_retention: _TypeAlias = _typing.Literal["_prompt_cache_retention", b"_prompt_cache_retention"]  # noqa: Y015
     _WhichOneofReturnType__safety_identifier: _TypeAlias = _typing.Literal["safety_identifier"]  # noqa: Y015
     _WhichOneofArgType__safety_identifier: _TypeAlias = _typing.Literal["_safety_identifier", b"_safety_identifier"]  # noqa: Y015
+    _WhichOneofReturnType__truncation_details: _TypeAlias = _typing.Literal["truncation_details"]  # noqa: Y015
+    _WhichOneofArgType__truncation_details: _TypeAlias = _typing.Literal["_truncation_details", b"_truncation_details"]  # noqa: Y015
     _WhichOneofReturnType__usage: _TypeAlias = _typing.Literal["usage"]  # noqa: Y015
     _WhichOneofArgType__usage: _TypeAlias = _typing.Literal["_usage", b"_usage"]  # noqa: Y015
     _WhichOneofReturnType__user: _TypeAlias = _typing.Literal["user"]  # noqa: Y015
@@ -780,11 +790,35 @@ class Response(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__safety_identifier) -> _WhichOneofReturnType__safety_identifier | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__truncation_details) -> _WhichOneofReturnType__truncation_details | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__usage) -> _WhichOneofReturnType__usage | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__user) -> _WhichOneofReturnType__user | None: ...
 
 Global___Response: _TypeAlias = Response  # noqa: Y015
+
+@_typing.final
+class TruncationDetails(_message.Message):
+    """What `truncation: auto` dropped."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DROPPED_ITEMS_FIELD_NUMBER: _builtins.int
+    dropped_items: _builtins.int
+    """How many of the oldest conversation items were left out."""
+    def __init__(
+        self,
+        *,
+        dropped_items: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dropped_items", b"dropped_items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TruncationDetails: _TypeAlias = TruncationDetails  # noqa: Y015
 
 @_typing.final
 class ResponseError(_message.Message):
