@@ -67,3 +67,14 @@ async def test_input_items_over_grpc(client: openai.AsyncOpenAI, stub) -> None: 
     page = await stub.ListInputItems(spb.ListInputItemsRequest(id=created.id, limit=3, order="asc"))
     assert page.object == "list" and page.has_more
     assert [i.message.parts.parts[0].input_text.text for i in page.data] == ["message 0", "message 1", "message 2"]
+
+
+async def test_retrieve_can_include_the_encrypted_reasoning(client: openai.AsyncOpenAI) -> None:
+    """Stored without asking, the encrypted reasoning is still there for a later `include`."""
+    created = await client.responses.create(model="gpt-5.4", input="think")
+    assert created.output[0].type == "reasoning" and created.output[0].encrypted_content is None
+    plain = await client.responses.retrieve(created.id)
+    assert plain.output[0].encrypted_content is None
+    full = await client.responses.retrieve(created.id, include=["reasoning.encrypted_content"])
+    assert full.output[0].encrypted_content
+    assert full.output_text == created.output_text

@@ -51,7 +51,7 @@ class InProcessBackend:
         return self._service.stream(request, self._ctx)
 
     async def get_response(self, request: spb.GetResponseRequest) -> pb.Response:
-        return await self._service.get(request.id, self._ctx)
+        return await self._service.get(request.id, self._ctx, request.include)
 
     async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse:
         return await self._service.delete(request.id, self._ctx)

@@ -1,12 +1,13 @@
 """Upstream adapters, one module per wire protocol, registered by type name."""
 
-from responses_gateway.providers import chat_completions, openai_responses
+from responses_gateway.providers import chat_completions, local, openai_responses
 from responses_gateway.providers.base import Provider, ProviderCall, ProviderFactory
 
 # Config names a provider `type`; adding a protocol adds one module and one line here.
 PROVIDER_TYPES: dict[str, ProviderFactory] = {
     "openai_responses": openai_responses.create,
     "chat_completions": chat_completions.create,
+    "local": local.create,  # xllamacpp is only ever imported by its worker process
 }
 
 __all__ = ["PROVIDER_TYPES", "Provider", "ProviderCall", "ProviderFactory"]

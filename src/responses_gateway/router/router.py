@@ -94,7 +94,7 @@ class Router:
         unavailable: dict[str, str] = {}
         for config in settings.providers:
             factory = factories.get(config.type)
-            key = config.api_key()
+            key = config.api_key() if config.requires_key else (config.api_key() or "")
             if factory is None:
                 unavailable[config.name] = f"its provider '{config.name}' has type '{config.type}', which this build cannot serve"
             elif key is None:

@@ -66,7 +66,7 @@ class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
             await context.abort_with_status(error_status(InternalError("The server had an error while processing your request.")))
 
     async def GetResponse(self, request: spb.GetResponseRequest, context: grpc.aio.ServicerContext) -> pb.Response:
-        return await self._unary(context, lambda: self._service.get(request.id, self._ctx(context)))
+        return await self._unary(context, lambda: self._service.get(request.id, self._ctx(context), request.include))
 
     async def DeleteResponse(
         self, request: spb.DeleteResponseRequest, context: grpc.aio.ServicerContext

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from responses_gateway.api.v1 import events_pb2 as epb
@@ -298,13 +298,27 @@ class ResponsesService:
             for event in assembler.fail(InternalError("The server had an error while processing your request.")):
                 yield event
 
-    async def get(self, response_id: str, ctx: CallContext) -> pb.Response:
-        """A stored response, or 404 as for an id that never existed."""
+    async def get(self, response_id: str, ctx: CallContext, include: Sequence[str] = ()) -> pb.Response:
+        """A stored response, or 404 as for an id that never existed.
+
+        With `include=["reasoning.encrypted_content"]` reasoning items carry the
+        encrypted state kept for replays (the stored response object omits it
+        unless the creating request asked).
+        """
         async with self._store.session() as session:
-            record = await ResponseRepository(session).get_response(ctx.tenant_id, response_id)
+            repo = ResponseRepository(session)
+            record = await repo.get_response(ctx.tenant_id, response_id)
+            stored_output = (
+                await repo.response_items(ctx.tenant_id, response_id, "output")
+                if record is not None and ENCRYPTED_REASONING in include
+                else []
+            )
         if record is None:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
         response = pb.Response.FromString(record.data)
+        if stored_output:
+            del response.output[:]
+            response.output.extend(ipb.Item.FromString(r.data) for r in stored_output)
         if record.status != response.status:
             # The status column is the truth: a sweep failed a response its process left behind.
             response.status = record.status

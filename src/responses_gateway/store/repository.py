@@ -149,6 +149,19 @@ class ResponseRepository:
         )
         return list((await self._session.scalars(stmt)).all())
 
+    async def response_items(self, tenant_id: str, response_id: str, kind: ItemKind) -> list[ItemRecord]:
+        """One kind of a response's own items, in order (empty if the response is absent)."""
+        stmt = (
+            select(ResponseItemRow)
+            .where(
+                ResponseItemRow.tenant_id == tenant_id,
+                ResponseItemRow.response_id == response_id,
+                ResponseItemRow.kind == kind,
+            )
+            .order_by(ResponseItemRow.position)
+        )
+        return [_item_record(row) for row in (await self._session.scalars(stmt)).all()]
+
     async def response_status(self, tenant_id: str, response_id: str) -> str | None:
         """The status column of one response (the truth, even where its data says otherwise); None if absent."""
         return await self._session.scalar(select(ResponseRow.status).where(*_owned(tenant_id, response_id)))
