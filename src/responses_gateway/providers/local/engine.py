@@ -22,8 +22,14 @@ _WORKER = "responses_gateway.providers.local.worker"
 
 
 def default_threads() -> int:
-    """One compute thread per core, at most 8 (more does not help a 135M model)."""
-    return max(1, min(8, os.cpu_count() or 1))
+    """One compute thread per core but one (left to the event loop), at most 8.
+
+    Measured on 2 cores (bench/README.md): llama.cpp's threads synchronise at
+    every op, so when the gateway's own work preempts one of them all wait; with
+    one core left free, 4 streams through the gateway ran at 1.00 of direct
+    instead of 0.32-0.69.
+    """
+    return max(1, min(8, (os.cpu_count() or 1) - 1))
 
 
 class LocalEngine:
@@ -63,6 +69,7 @@ class LocalEngine:
             "slots": self._options.slots,
             "context_size": self._options.context_size,
             "threads": self._options.threads or default_threads(),
+            "poll": self._options.poll,
             "api_key": self.api_key,
             "alias": self._alias,
         }

@@ -1,0 +1,179 @@
+"""Local model: the gateway (HTTP bridge, streaming) vs xllamacpp called directly.
+
+    python bench/bench_local.py [--tokens 64] [--reps 3]
+
+Direct: `xllamacpp.Server` in this process, `handle_chat_completions(body, callback)`
+in a thread, chunks bridged into asyncio (the fastest way to call it from Python).
+Gateway: `serve` (service + bridge, in this process) with the default-like local
+provider (llama.cpp in its child process), POST /v1/responses stream:true over
+HTTP, SSE parsed here. Same prompt, temperature 0, same slots and threads, runs
+interleaved so machine load hits both alike. Reports aggregate tokens/s and mean
+time to first token for 1 and 4 concurrent streams. Bounded: < 2 min.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from responses_gateway.config import Capabilities, LocalModelOptions, ModelConfig, ProviderConfig, Settings  # noqa: E402
+from responses_gateway.providers.local import weights  # noqa: E402
+from responses_gateway.providers.local.engine import default_threads  # noqa: E402
+
+PROMPTS = [f"Write a short story about a cat named Tom number {i}." for i in range(4)]
+SLOTS = 4
+THREADS = default_threads()
+POLL: int | None = None
+
+Result = tuple[float, float, int]  # (ttft s, total s, output tokens)
+
+
+def direct_server() -> Any:
+    import xllamacpp
+
+    from responses_gateway.providers.local.worker import build_params
+
+    path = weights.default_model_path()
+    assert path is not None
+    params = build_params(
+        {"model_path": str(path), "slots": SLOTS, "context_size": 0, "threads": THREADS, "api_key": "bench", "alias": "bench", "poll": POLL}
+    )
+    return xllamacpp.Server(params)
+
+
+async def direct_stream(server: Any, prompt: str, tokens: int) -> Result:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    body = {
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": tokens,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+    def on_chunk(chunk: dict[str, Any]) -> bool:
+        loop.call_soon_threadsafe(queue.put_nowait, chunk)
+        return False
+
+    started = time.perf_counter()
+    done = loop.run_in_executor(None, server.handle_chat_completions, body, on_chunk)
+    done.add_done_callback(lambda _: loop.call_soon_threadsafe(queue.put_nowait, None))
+    first = 0.0
+    output = 0
+    while (chunk := await queue.get()) is not None:
+        choices = chunk.get("choices") or []
+        if not first and choices and (choices[0].get("delta") or {}).get("content"):
+            first = time.perf_counter() - started
+        if chunk.get("usage"):
+            output = chunk["usage"]["completion_tokens"]
+    await done
+    return first, time.perf_counter() - started, output
+
+
+async def gateway_stream(session: aiohttp.ClientSession, url: str, prompt: str, tokens: int) -> Result:
+    body = {"model": weights.PUBLIC_ID, "input": prompt, "max_output_tokens": tokens, "temperature": 0, "top_p": 1, "stream": True}
+    started = time.perf_counter()
+    first = 0.0
+    output = 0
+    async with session.post(f"{url}/v1/responses", data=orjson.dumps(body), headers={"Content-Type": "application/json"}) as resp:
+        assert resp.status == 200, await resp.text()
+        async for line in resp.content:
+            if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
+                continue
+            event = orjson.loads(line[6:])
+            if not first and event["type"] == "response.output_text.delta":
+                first = time.perf_counter() - started
+            if event["type"] in ("response.completed", "response.incomplete"):
+                output = event["response"]["usage"]["output_tokens"]
+    return first, time.perf_counter() - started, output
+
+
+async def round_of(run: Callable[[str], Awaitable[Result]], streams: int) -> tuple[float, float]:
+    """(aggregate tokens/s, mean ttft s) of `streams` concurrent streams."""
+    started = time.perf_counter()
+    results = await asyncio.gather(*(run(PROMPTS[i]) for i in range(streams)))
+    wall = time.perf_counter() - started
+    return sum(r[2] for r in results) / wall, statistics.mean(r[0] for r in results)
+
+
+def settings(tmp: Path) -> Settings:
+    path = weights.default_model_path()
+    assert path is not None
+    window = weights.context_length(path)
+    return Settings(
+        grpc_port=0,
+        http_port=0,
+        database_url=f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
+        providers=[
+            ProviderConfig(name="local", type="local", base_url="local:", requires_key=False, local=LocalModelOptions(slots=SLOTS, threads=THREADS, poll=POLL))
+        ],
+        models=[
+            ModelConfig(
+                id=weights.PUBLIC_ID,
+                provider="local",
+                context_window=window,
+                max_output_tokens=2048,
+                capabilities=Capabilities(tools=False, reasoning=False, images=False),
+            )
+        ],
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="compute threads (0: one per core)")
+    parser.add_argument("--poll", type=int, default=None, help="llama.cpp busy-wait level 0-100 (default: its own, 50)")
+    args = parser.parse_args()
+    global THREADS, POLL
+    THREADS, POLL = args.threads or default_threads(), args.poll
+    if weights.missing_parts():
+        sys.exit(f"local model not installed: {weights.INSTALL_HINT}")
+    from responses_gateway.runtime import run_all
+
+    deadline = time.monotonic() + 100
+    server = await asyncio.to_thread(direct_server)
+    with tempfile.TemporaryDirectory() as tmp:
+        async with run_all(settings(Path(tmp))) as (_service, bridge), aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{bridge.http_port}"
+            direct = lambda prompt: direct_stream(server, prompt, args.tokens)  # noqa: E731
+            gateway = lambda prompt: gateway_stream(session, url, prompt, args.tokens)  # noqa: E731
+            await round_of(direct, 1)  # warm up both (model load, prompt caches)
+            await round_of(gateway, 1)
+            rows: list[tuple[int, list[tuple[float, float]], list[tuple[float, float]]]] = []
+            for streams in (1, 4):
+                d: list[tuple[float, float]] = []
+                g: list[tuple[float, float]] = []
+                for _ in range(args.reps):
+                    if time.monotonic() > deadline:
+                        break
+                    d.append(await round_of(direct, streams))
+                    g.append(await round_of(gateway, streams))
+                rows.append((streams, d, g))
+    print(f"local model {weights.PUBLIC_ID}: {args.tokens} output tokens per stream, temperature 0, "
+          f"{SLOTS} slots, {THREADS} threads, poll {POLL if POLL is not None else 'default'}; median of {args.reps} interleaved runs")
+    print(f"{'streams':>7} | {'direct tok/s':>12} | {'gateway tok/s':>13} | {'ratio':>6} | "
+          f"{'direct TTFT ms':>14} | {'gateway TTFT ms':>15} | {'added ms':>8}")
+    for streams, d, g in rows:
+        dt, gt = statistics.median(x[0] for x in d), statistics.median(x[0] for x in g)
+        df, gf = statistics.median(x[1] for x in d) * 1000, statistics.median(x[1] for x in g) * 1000
+        print(f"{streams:>7} | {dt:>12.1f} | {gt:>13.1f} | {gt / dt:>6.3f} | {df:>14.1f} | {gf:>15.1f} | {gf - df:>8.1f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
