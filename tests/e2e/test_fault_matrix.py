@@ -50,7 +50,10 @@ OPENAI_DEPLOYMENT = "openai/gpt-5.4"
 TERMINAL_TYPES = ("response.completed", "response.incomplete", "response.failed")
 
 RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=2.0)
-FAST = Timeouts(connect=1, first_token=0.5, idle=0.5, total=10)
+# Generous by default, so a loaded CI machine cannot turn a slow attempt into a
+# timeout; the hang and trickle rows use SHORT, which they exist to exercise.
+FAST = Timeouts(connect=2, first_token=5, idle=5, total=20)
+SHORT = Timeouts(connect=1, first_token=0.5, idle=0.5, total=10)
 OPENAI_TIMEOUTS = Timeouts(connect=1, first_token=5, idle=5, total=10)
 INPROCESS = pytest.mark.parametrize("mode", ["inprocess"])
 BOTH_MODES = pytest.mark.parametrize("mode", ["inprocess", "remote"])
@@ -532,7 +535,7 @@ async def test_hang_past_first_token_timeout(
 @INPROCESS
 async def test_trickle_past_idle_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     """Row 9: the stream starts, then stalls past the idle timeout → error upstream_timeout, response.failed."""
-    async with matrix(tmp_path, monkeypatch, mode) as m:
+    async with matrix(tmp_path, monkeypatch, mode, timeouts=SHORT) as m:
         started = time.monotonic()
         events = (await raw_stream(m, "hello [[trickle]]")).events
         elapsed = time.monotonic() - started

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.codec.fields import (
     JSONObject,
@@ -301,13 +302,19 @@ _OPTIONAL_SCALARS = (
 )
 
 
-def request_to_json(req: pb.CreateResponseRequest) -> dict[str, Any]:
-    """Encode a request for a Responses upstream: only what is set is sent."""
+def request_to_json(
+    req: pb.CreateResponseRequest, encode_item: Callable[[ipb.Item], Any] = item_to_json
+) -> dict[str, Any]:
+    """Encode a request for a Responses upstream: only what is set is sent.
+
+    `encode_item` may return a ready JSON fragment (or None to leave the item out).
+    """
     out: dict[str, Any] = {"model": req.model}
     if req.WhichOneof("input") == "input_text":
         out["input"] = req.input_text
     else:
-        out["input"] = [item_to_json(i) for i in req.input_items.items]
+        encoded = (encode_item(i) for i in req.input_items.items)
+        out["input"] = [e for e in encoded if e is not None]
     for key in _OPTIONAL_SCALARS:
         if req.HasField(key):  # type: ignore[arg-type]
             out[key] = getattr(req, key)

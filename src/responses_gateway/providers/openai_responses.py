@@ -7,13 +7,16 @@ The gateway's store is the source of truth, so the upstream call is always
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 import orjson
 
 from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.codec import event_from_json, request_to_json, response_from_json
+from responses_gateway.codec.items import item_to_json
 from responses_gateway.config import ProviderConfig
 from responses_gateway.errors import InvalidRequest, UpstreamError
 from responses_gateway.providers.base import ProviderCall
@@ -31,20 +34,26 @@ class OpenAIResponsesProvider:
 
     def __init__(self, config: ProviderConfig, api_key: str) -> None:
         self._http = UpstreamHTTP(config, api_key)
+        self._encoded = EncodedItems()
 
     def _body(self, call: ProviderCall, *, stream: bool) -> bytes:
-        req = pb.CreateResponseRequest()
-        req.CopyFrom(call.request)
-        req.model = call.upstream_model
-        req.stream = stream
-        req.store = False
-        req.ClearField("previous_response_id")
-        req.ClearField("background")
-        if ENCRYPTED_REASONING not in req.include:
-            req.include.append(ENCRYPTED_REASONING)
-        body = request_to_json(req)
-        if isinstance(body["input"], list):
-            body["input"] = [_for_stateless_upstream(item) for item in body["input"] if _replayable(item)]
+        # Encoded from the caller's request as is (no copy of a long conversation);
+        # the fields the upstream must see differently are set on the JSON.
+        body = request_to_json(call.request, self._encoded.get)
+        body["model"] = call.upstream_model
+        body["store"] = False
+        body.pop("previous_response_id", None)
+        body.pop("stream_options", None)
+        if stream:
+            body["stream"] = True
+            options = call.request.stream_options
+            if call.request.HasField("stream_options") and options.HasField("include_obfuscation"):
+                body["stream_options"] = {"include_obfuscation": options.include_obfuscation}
+        else:
+            body.pop("stream", None)
+        include = body.setdefault("include", [])
+        if ENCRYPTED_REASONING not in include:
+            include.append(ENCRYPTED_REASONING)
         return orjson.dumps(body)
 
     async def complete(self, call: ProviderCall) -> pb.Response:
@@ -84,6 +93,35 @@ def _for_stateless_upstream(item: dict[str, object]) -> dict[str, object]:
     if item.get("type") != "reasoning":
         item.pop("id", None)
     return item
+
+
+class EncodedItems:
+    """Upstream JSON of items, remembered by their serialized form.
+
+    A continuation resends the whole conversation every turn; encoding each
+    stored item once instead of once per turn keeps a long conversation's
+    turn about as cheap as a short one's. Bounded; oldest first out.
+    """
+
+    def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
+        self._memo: OrderedDict[bytes, orjson.Fragment | None] = OrderedDict()
+        self._bytes = 0
+        self._max = max_bytes
+
+    def get(self, item: ipb.Item) -> orjson.Fragment | None:
+        """The item's upstream JSON, or None when it must not be sent."""
+        key = item.SerializeToString(deterministic=True)
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return self._memo[key]
+        encoded = item_to_json(item)
+        value = orjson.Fragment(orjson.dumps(_for_stateless_upstream(encoded))) if _replayable(encoded) else None
+        self._memo[key] = value
+        self._bytes += 2 * len(key) + 64
+        while self._bytes > self._max:
+            old, _ = self._memo.popitem(last=False)
+            self._bytes -= 2 * len(old) + 64
+        return value
 
 
 def create(config: ProviderConfig, api_key: str) -> OpenAIResponsesProvider:

@@ -15,7 +15,6 @@ from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import ModelConfig
 from responses_gateway.context import TokenCounter, TruncationPlan, counter_for, plan_truncation, trim_further
 from responses_gateway.errors import InvalidRequest
-from responses_gateway.store import ChainItem
 
 # Above this much text, counting moves to a thread so the event loop keeps serving.
 _COUNT_IN_THREAD_BYTES = 64 * 1024
@@ -79,30 +78,33 @@ async def count_items(counter: TokenCounter, items: Sequence[ipb.Item]) -> list[
 async def build(
     model: ModelConfig,
     request: pb.CreateResponseRequest,
-    history: Sequence[ChainItem],
     history_items: Sequence[ipb.Item],
+    history_counts: Sequence[int | None],
+    history_counter: Sequence[str | None],
     new_items: Sequence[ipb.Item],
     *,
     enforce: bool = True,
 ) -> tuple[Conversation, list[int]]:
     """The conversation to send, and the token counts of `new_items` (to store with them).
 
-    With `enforce` (a create), `truncation: disabled` raises context_length_exceeded
-    when over budget; without it (counting input tokens) nothing is refused.
+    A history count is reused when `history_counter` says the same tokenizer
+    made it, else the item is counted again. With `enforce` (a create),
+    `truncation: disabled` raises context_length_exceeded when over budget;
+    without it (counting input tokens) nothing is refused.
     """
     counter = counter_for(model.tokenizer)
     stale = [
         i
-        for i, entry in enumerate(history)
-        if entry.item.token_count is None or entry.item.token_counter != counter.name
+        for i, (count, made_by) in enumerate(zip(history_counts, history_counter, strict=True))
+        if count is None or made_by != counter.name
     ]
     recounted = await count_items(counter, [history_items[i] for i in stale])
-    history_counts = [entry.item.token_count or 0 for entry in history]
+    counts_so_far = [count or 0 for count in history_counts]
     for index, count in zip(stale, recounted, strict=True):
-        history_counts[index] = count
+        counts_so_far[index] = count
     new_counts = await count_items(counter, new_items)
     items = [*history_items, *new_items]
-    counts = [*history_counts, *new_counts]
+    counts = [*counts_so_far, *new_counts]
     fixed = counter.count_request_overhead(request)
     budget = max(0, model.context_window - reserved_output(model, request))
     mode = request.truncation if request.HasField("truncation") else "disabled"

@@ -24,11 +24,12 @@ from responses_gateway.service.assembler import StreamAssembler, finish, normali
 from responses_gateway.ids import new_id
 from responses_gateway.codec.fields import invalid_value
 from responses_gateway.service.items import canonical_input, client_visible, item_id, item_type
+from responses_gateway.service.cache import CachedConversation, ConversationCache
 from responses_gateway.service.leases import LeaseKeeper
 from responses_gateway.service.validation import validate_create
 from responses_gateway.config import ModelConfig
 from responses_gateway.service import conversation
-from responses_gateway.store import ChainItem, ItemRecord, ResponseRecord, ResponseRepository, Store
+from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store
 
 log = logging.getLogger(__name__)
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -39,6 +40,13 @@ class CallContext:
     """Who is calling; set by the transport (API keys arrive with the security layer)."""
 
     tenant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _History:
+    items: tuple[ipb.Item, ...]
+    counts: tuple[int | None, ...]
+    counters: tuple[str | None, ...]
 
 
 @dataclass(slots=True)
@@ -96,33 +104,57 @@ def _snapshot(req: pb.CreateResponseRequest, response_id: str) -> pb.Response:
 class ResponsesService:
     """Orchestrates one RPC family; owns no transport."""
 
-    def __init__(self, router: Router, store: Store, leases: LeaseKeeper) -> None:
+    def __init__(
+        self, router: Router, store: Store, leases: LeaseKeeper, cache: ConversationCache | None = None
+    ) -> None:
         self._router = router
         self._store = store
         self._leases = leases
+        self._cache = cache or ConversationCache()
 
-    async def _history(
-        self, req: pb.CreateResponseRequest, ctx: CallContext
-    ) -> tuple[list[ChainItem], list[ipb.Item], list[ipb.Item]]:
-        """Stored history (records and items) and the request's own input, references resolved."""
-        chain: list[ChainItem] = []
+    async def _history(self, req: pb.CreateResponseRequest, ctx: CallContext) -> tuple[_History, list[ipb.Item]]:
+        """Stored history (from the cache or one chain query) and the request's own input."""
+        history = _History((), (), ())
         if req.HasField("previous_response_id"):
-            async with self._store.session() as session:
-                found = await ResponseRepository(session).load_conversation(ctx.tenant_id, req.previous_response_id)
-            if found is None:
-                raise PreviousResponseNotFound(req.previous_response_id)
-            chain = found
-        history = [ipb.Item.FromString(entry.item.data) for entry in chain]
+            history = await self._load_history(ctx.tenant_id, req.previous_response_id)
         new_items = canonical_input(req) if req.WhichOneof("input") else []
         if any(i.WhichOneof("item") == "item_reference" for i in new_items):
-            new_items = _resolve_references(new_items, history)
-        return chain, history, new_items
+            new_items = _resolve_references(new_items, list(history.items))
+        return history, new_items
+
+    async def _load_history(self, tenant_id: str, response_id: str) -> _History:
+        cached = self._cache.get(tenant_id, response_id)
+        async with self._store.session() as session:
+            repo = ResponseRepository(session)
+            if cached is not None:
+                # Still there (not deleted, here or by another replica)?
+                if await repo.response_status(tenant_id, response_id) is not None:
+                    return _History(cached.items, cached.counts, (cached.counter,) * len(cached.items))
+                self._cache.invalidate(tenant_id, response_id)
+                raise PreviousResponseNotFound(response_id)
+            chain = await repo.load_conversation(tenant_id, response_id)
+        if chain is None:
+            raise PreviousResponseNotFound(response_id)
+        history = _History(
+            tuple(ipb.Item.FromString(entry.item.data) for entry in chain),
+            tuple(entry.item.token_count for entry in chain),
+            tuple(entry.item.token_counter for entry in chain),
+        )
+        counters = set(history.counters)
+        if len(counters) == 1 and None not in history.counts:
+            (counter,) = counters
+            if counter is not None:
+                counts = tuple(c or 0 for c in history.counts)
+                self._cache.put(tenant_id, response_id, CachedConversation(history.items, counts, counter))
+        return history
 
     async def _prepare(self, req: pb.CreateResponseRequest, ctx: CallContext) -> _Prepared:
         validate_create(req)
         model = self._router.model(req.model)
-        chain, history, new_items = await self._history(req, ctx)
-        conv, new_counts = await conversation.build(model, req, chain, history, new_items)
+        history, new_items = await self._history(req, ctx)
+        conv, new_counts = await conversation.build(
+            model, req, history.items, history.counts, history.counters, new_items
+        )
         upstream = _upstream_request(req, conv)
         snapshot = _snapshot(req, new_id("resp"))
         if conv.plan.drop:
@@ -144,8 +176,10 @@ class ResponsesService:
             model = self._router.model(req.model)
         else:
             model = _COUNT_ONLY_MODEL
-        chain, history, new_items = await self._history(req, ctx)
-        conv, _ = await conversation.build(model, req, chain, history, new_items, enforce=False)
+        history, new_items = await self._history(req, ctx)
+        conv, _ = await conversation.build(
+            model, req, history.items, history.counts, history.counters, new_items, enforce=False
+        )
         return spb.CountInputTokensResponse(object="response.input_tokens", input_tokens=conv.input_tokens)
 
     def _begin(self, prep: _Prepared, ctx: CallContext) -> asyncio.Task[bool] | None:
@@ -173,12 +207,24 @@ class ResponsesService:
             log.exception("could not record the start of response %s", final.id)
             claimed = False
         record = _record(final, ctx)
+        output_records = await self._output_records(prep, output)
         async with self._store.session() as session, session.begin():
             written = await ResponseRepository(session).finish_response(
-                record, await self._output_records(prep, output), None if claimed else _input_records(prep)
+                record, output_records, None if claimed else _input_records(prep)
             )
         if not written:
             log.warning("response %s was no longer in progress when it finished; kept as stored", final.id)
+            return
+        conv = prep.conversation
+        self._cache.put(
+            ctx.tenant_id,
+            final.id,
+            CachedConversation(
+                items=(*conv.items, *output),
+                counts=(*conv.counts, *(r.token_count or 0 for r in output_records)),
+                counter=conv.counter.name,
+            ),
+        )
 
     async def _output_records(self, prep: _Prepared, output: list[ipb.Item]) -> list[ItemRecord]:
         counter = prep.conversation.counter
@@ -330,6 +376,7 @@ class ResponsesService:
 
     async def delete(self, response_id: str, ctx: CallContext) -> spb.DeleteResponseResponse:
         """Delete a stored response and its items."""
+        self._cache.invalidate(ctx.tenant_id, response_id)
         async with self._store.session() as session, session.begin():
             deleted = await ResponseRepository(session).delete_response(ctx.tenant_id, response_id)
         if not deleted:
