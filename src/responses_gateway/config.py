@@ -90,7 +90,8 @@ class ProviderConfig(BaseModel):
     api_key_env: str | None = None
     api_key_file: Path | None = None
     timeouts: Timeouts = Timeouts()
-    pool_size: int = Field(default=100, ge=1)
+    # Upstream connections; each streamed response holds one for its whole length.
+    pool_size: int = Field(default=1024, ge=1)
     # Only for type chat_completions.
     chat: ChatDialect = ChatDialect()
     # False for upstreams that need no key (the embedded local model).

@@ -7,8 +7,8 @@ hop is chosen at start-up.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable
+from typing import Protocol, TypeVar
 
 import grpc
 from grpc_status import rpc_status
@@ -19,6 +19,8 @@ from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.api.v1 import service_pb2_grpc
 from responses_gateway.errors import GatewayError, Unavailable, from_detail
 from responses_gateway.service.responses import CallContext, ResponsesService
+
+T = TypeVar("T")
 
 
 class Backend(Protocol):
@@ -91,6 +93,14 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> GatewayError:
     return GatewayError("The server had an error while processing your request.", code="server_error")
 
 
+async def _unary(call: Awaitable[T]) -> T:
+    """Await one unary RPC, turning its status back into the service's GatewayError."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        raise error_from_rpc(exc) from None
+
+
 class RemoteBackend:
     """A grpc.aio channel to a ResponsesService elsewhere."""
 
@@ -105,11 +115,8 @@ class RemoteBackend:
         self._stub = service_pb2_grpc.ResponsesServiceStub(self._channel)
 
     async def create_response(self, request: pb.CreateResponseRequest) -> pb.Response:
-        try:
-            reply: pb.Response = await self._stub.CreateResponse(request)
-            return reply
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc(exc) from None
+        reply: pb.Response = await _unary(self._stub.CreateResponse(request))
+        return reply
 
     async def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]:
         call = self._stub.StreamResponse(request)
@@ -123,53 +130,32 @@ class RemoteBackend:
             call.cancel()
 
     async def get_response(self, request: spb.GetResponseRequest) -> pb.Response:
-        try:
-            reply: pb.Response = await self._stub.GetResponse(request)
-            return reply
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc(exc) from None
+        reply: pb.Response = await _unary(self._stub.GetResponse(request))
+        return reply
 
     async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse:
-        try:
-            reply: spb.DeleteResponseResponse = await self._stub.DeleteResponse(request)
-            return reply
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc(exc) from None
+        reply: spb.DeleteResponseResponse = await _unary(self._stub.DeleteResponse(request))
+        return reply
 
     async def list_input_items(self, request: spb.ListInputItemsRequest) -> spb.ListInputItemsResponse:
-        try:
-            reply: spb.ListInputItemsResponse = await self._stub.ListInputItems(request)
-            return reply
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc(exc) from None
+        reply: spb.ListInputItemsResponse = await _unary(self._stub.ListInputItems(request))
+        return reply
 
     async def cancel_response(self, request: spb.CancelResponseRequest) -> pb.Response:
-        try:
-            reply: pb.Response = await self._stub.CancelResponse(request)
-            return reply
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc(exc) from None
+        reply: pb.Response = await _unary(self._stub.CancelResponse(request))
+        return reply
 
     async def count_input_tokens(self, request: pb.CreateResponseRequest) -> spb.CountInputTokensResponse:
-        try:
-            reply: spb.CountInputTokensResponse = await self._stub.CountInputTokens(request)
-            return reply
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc(exc) from None
+        reply: spb.CountInputTokensResponse = await _unary(self._stub.CountInputTokens(request))
+        return reply
 
     async def list_models(self) -> spb.ListModelsResponse:
-        try:
-            reply: spb.ListModelsResponse = await self._stub.ListModels(spb.ListModelsRequest())
-            return reply
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc(exc) from None
+        reply: spb.ListModelsResponse = await _unary(self._stub.ListModels(spb.ListModelsRequest()))
+        return reply
 
     async def get_model(self, request: spb.GetModelRequest) -> spb.Model:
-        try:
-            reply: spb.Model = await self._stub.GetModel(request)
-            return reply
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc(exc) from None
+        reply: spb.Model = await _unary(self._stub.GetModel(request))
+        return reply
 
     async def ready(self) -> bool:
         from grpc_health.v1 import health_pb2, health_pb2_grpc

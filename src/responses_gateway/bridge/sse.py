@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,7 @@ from responses_gateway.codec import event_to_sse
 from responses_gateway.errors import GatewayError
 
 DONE = b"data: [DONE]\n\n"
+log = logging.getLogger(__name__)
 
 
 async def write_sse(
@@ -34,15 +36,19 @@ async def write_sse(
     )
     await response.prepare(request)
     last = first
-    await response.write(event_to_sse(first))
     try:
-        async for event in events:
-            last = event
-            await response.write(event_to_sse(event))
-    except GatewayError as exc:
-        await _write_failure(response, first, last, exc)
-    await response.write(DONE)
-    await response.write_eof()
+        await response.write(event_to_sse(first))
+        try:
+            async for event in events:
+                last = event
+                await response.write(event_to_sse(event))
+        except GatewayError as exc:
+            await _write_failure(response, first, last, exc)
+        await response.write(DONE)
+        await response.write_eof()
+    except ConnectionResetError:
+        # The client went away: the caller closes the events, which cancels the upstream call.
+        log.debug("client disconnected mid-stream")
     return response
 
 

