@@ -199,13 +199,14 @@ class ResponsesService:
         self, prep: _Prepared, begun: asyncio.Task[bool] | None, final: pb.Response, output: list[ipb.Item], ctx: CallContext
     ) -> None:
         """Write the finished response atomically; a crash before this leaves the claimed row to be failed."""
-        if begun is None:
+        if not prep.store:
             return
-        try:
-            claimed = await begun
-        except Exception:
-            log.exception("could not record the start of response %s", final.id)
-            claimed = False
+        claimed = False
+        if begun is not None:
+            try:
+                claimed = await begun
+            except Exception:
+                log.exception("could not record the start of response %s", final.id)
         record = _record(final, ctx)
         output_records = await self._output_records(prep, output)
         async with self._store.session() as session, session.begin():
@@ -261,7 +262,9 @@ class ResponsesService:
     async def create(self, req: pb.CreateResponseRequest, ctx: CallContext) -> pb.Response:
         """Create a response and return it finished."""
         prep = await self._prepare(req, ctx)
-        begun = self._begin(prep, ctx)
+        # No claim row for a unary create: the client sees nothing until the
+        # single write at the end, so a crash leaves nothing half-done either.
+        begun = None
         try:
             try:
                 upstream = await self._router.complete(prep.route, prep.upstream)
