@@ -116,6 +116,7 @@ class Rig:
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="rg-bench-"))
         self.children = Children(self.tmp / "logs")
+        self.workers: int = args.workers
         self.upstreams: dict[str, Child] = {}
         self.ports: dict[str, int] = {}
         self.targets: dict[str, Target] = {}
@@ -187,8 +188,10 @@ class Rig:
         cfg = self._gateway_config()
         http, grpc = free_port(), free_port()
         exe = str(Path(PY).parent / "responses-gateway")
-        child = self.children.spawn("serve", [exe, "--config", str(cfg), "serve"], env=self._gw_env("serve.db", http, grpc), cwd=self.tmp)
+        argv = [exe, "--config", str(cfg), "serve", "--workers", str(self.workers)]
+        child = self.children.spawn("serve", argv, env=self._gw_env("serve.db", http, grpc), cwd=self.tmp)
         t = self._gw_target("serve", http)
+        t.tree = self.workers > 1  # the workers are children of the `serve` process
         t.procs["serve"] = child
         try:
             wait_http(f"http://127.0.0.1:{http}/healthz", child, 60)
@@ -825,6 +828,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--upstream-latency-ms", type=float, default=20.0)
     p.add_argument("--token-delay-ms", type=float, default=50.0, help="the streaming upstream's delay per word")
     p.add_argument("--pool-size", type=int, default=0, help="set the gateway's upstream pool_size (default: the gateway's own default)")
+    p.add_argument("--workers", type=int, default=1, help="`serve --workers N`: worker processes sharing the ports")
     p.add_argument("--no-litellm", action="store_true")
     p.add_argument("--only", default="latency,stream,max,sustained,streams,soak", help="phases to run (comma list)")
     p.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")

@@ -84,3 +84,51 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("select name from sqlite_master where type='table'")}
     assert {"responses", "response_items", "alembic_version"} <= tables
+
+
+async def test_serve_with_two_workers_shares_the_ports(tmp_path: Path) -> None:
+    """Two worker processes on one port pair; a conversation continues whichever worker answers."""
+    from tests.upstreams.openai_responses import FakeOpenAIResponses
+
+    upstream = FakeOpenAIResponses(api_key="sk-workers")
+    base_url = await upstream.start()
+    http_port, grpc_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RG_", "OPENAI_", "DEEPSEEK_"))}
+    env.update(
+        RG_HTTP_PORT=str(http_port),
+        RG_GRPC_PORT=str(grpc_port),
+        RG_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}",
+        OPENAI_BASE_URL=base_url,
+        OPENAI_API_KEY="sk-workers",
+        # Only the OpenAI route: keeps the embedded model (one per worker) out of this test.
+        RG_PROVIDERS='[{"name": "openai", "type": "openai_responses", "base_url": "http://unused", '
+        '"base_url_env": "OPENAI_BASE_URL", "api_key_env": "OPENAI_API_KEY"}]',
+        RG_MODELS='[{"id": "gpt-5.4", "provider": "openai", "tokenizer": "o200k"}]',
+    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "responses_gateway.cli", "serve", "--workers", "2"], env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and log.read_text().count("serving: HTTP") < 2:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        assert log.read_text().count("serving: HTTP") == 2, log.read_text()
+        previous = None
+        for turn in range(1, 7):
+            # A new connection per turn: the kernel picks the worker each time.
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+                body = {"model": "gpt-5.4", "input": f"turn {turn}", "previous_response_id": previous}
+                async with http.post(f"http://127.0.0.1:{http_port}/v1/responses", json=body) as resp:
+                    assert resp.status == 200, await resp.text()
+                    answer = await resp.json()
+            previous = answer["id"]
+            assert answer["output"][-1]["content"][0]["text"] == f"You said: turn {turn} (turn {turn})"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        await upstream.close()
+    assert proc.returncode == 0, log.read_text()
+    assert " w0 " in log.read_text() and " w1 " in log.read_text()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from responses_gateway.config import Settings
 from responses_gateway.runtime import run_all, run_remote_bridge, run_service, wait_forever
@@ -30,8 +32,61 @@ def _parser() -> argparse.ArgumentParser:
         default="all",
         help="all: gRPC service + HTTP bridge in one process (default); grpc or bridge: one of them",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes sharing the ports (default: the `workers` setting, 1)",
+    )
     sub.add_parser("migrate", help="apply database migrations and exit")
     return parser
+
+
+def _worker(config: Path | None, role: str, index: int, workers: int) -> None:
+    """One `serve` worker process (spawned): the same server, its own index."""
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s w{index} %(name)s: %(message)s")
+    settings = Settings.load(config, workers=workers, worker_index=index)
+    _run_until_signalled(_serve(settings, role))
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -> int:
+    """Run `workers` processes of `serve`; the database is migrated once, first."""
+    if settings.http_port == 0 or settings.grpc_port == 0:
+        raise SystemExit("--workers needs fixed ports (http_port and grpc_port), not 0")
+    _event_loop_runner()(_migrate(settings))
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_worker, args=(args.config, args.role, index, workers), name=f"worker-{index}")
+        for index in range(workers)
+    ]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    log.info("shut down")
+    return max((abs(child.exitcode or 0) for child in children), default=0)
+
+
+def _run_until_signalled(main_coro: Coroutine[Any, Any, None]) -> None:
+    async def supervised() -> None:
+        task = asyncio.ensure_future(main_coro)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            log.info("shut down")
+
+    _event_loop_runner()(supervised())
 
 
 async def _serve(settings: Settings, role: str) -> None:
@@ -77,19 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         runner(_migrate(settings))
         log.info("database at the newest schema")
         return 0
-    loop_main = _serve(settings, args.role)
-
-    async def supervised() -> None:
-        task = asyncio.ensure_future(loop_main)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            await task
-        except asyncio.CancelledError:
-            log.info("shut down")
-
-    runner(supervised())
+    workers = args.workers or settings.workers
+    if workers > 1:
+        return _serve_workers(args, settings, workers)
+    _run_until_signalled(_serve(settings, args.role))
     return 0
 
 

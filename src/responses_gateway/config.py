@@ -295,6 +295,11 @@ class Settings(BaseSettings):
     # A response in progress is claimed for this long and renewed while alive;
     # other replicas fail it once the claim lapses.
     lease_seconds: float = Field(default=30.0, ge=1.0)
+    # `serve` processes sharing the HTTP and gRPC ports (SO_REUSEPORT): one
+    # Python process uses at most one core.
+    workers: int = Field(default=1, ge=1, le=64)
+    # Set by `serve` in each worker process; part of the default replica id.
+    worker_index: int = Field(default=0, ge=0)
 
     @field_validator("models")
     @classmethod

@@ -64,6 +64,8 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
             service, settings.grpc_host, settings.grpc_port, tenant_id=settings.tenant_id
         )
         leases.owner = settings.replica_id or f"{socket.gethostname()}:{port}"
+        if settings.workers > 1:
+            leases.owner += f"/{settings.worker_index}"
         await leases.reclaim()
         leases.start()
         await server.start()
@@ -86,7 +88,10 @@ async def run_bridge(settings: Settings, backend: Backend) -> AsyncIterator[Brid
     # which closes the stream from the service and so the upstream call.
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=5)
     await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_address=True)
+    # Worker processes share the port; the kernel spreads connections over them.
+    site = web.TCPSite(
+        runner, settings.http_host, settings.http_port, reuse_address=True, reuse_port=settings.workers > 1 or None
+    )
     await site.start()
     server = site._server
     assert server is not None
