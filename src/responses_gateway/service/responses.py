@@ -210,9 +210,12 @@ class ResponsesService:
         record = _record(final, ctx)
         output_records = await self._output_records(prep, output)
         async with self._store.session() as session, session.begin():
-            written = await ResponseRepository(session).finish_response(
-                record, output_records, None if claimed else _input_records(prep)
-            )
+            repo = ResponseRepository(session)
+            if begun is None:  # never claimed (a unary create): one plain insert
+                await repo.save_response(record, _input_records(prep), output_records)
+                written = True
+            else:
+                written = await repo.finish_response(record, output_records, None if claimed else _input_records(prep))
         if not written:
             log.warning("response %s was no longer in progress when it finished; kept as stored", final.id)
             return

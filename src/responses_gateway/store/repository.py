@@ -12,6 +12,7 @@ from sqlalchemy import (
     CursorResult,
     Integer,
     Select,
+    Table,
     case,
     delete,
     func,
@@ -57,9 +58,9 @@ class ResponseRepository:
     async def _insert(self, response: ResponseRecord, items: list[dict[str, Any]]) -> None:
         # Core inserts (one executemany for the items): the ORM's unit of work
         # cost more CPU than the database itself on this, the hottest write.
-        await self._session.execute(insert(ResponseRow).values(**_response_row(response)))
+        await self._session.execute(_INSERT_RESPONSE, _response_row(response))
         if items:
-            await self._session.execute(insert(ResponseItemRow), items)
+            await self._session.execute(_INSERT_ITEMS, items)
 
     async def begin_response(self, record: ResponseRecord, input_items: Sequence[ItemRecord]) -> None:
         """Insert a response as it starts (status, owner and lease from `record`) with its input items.
@@ -104,7 +105,7 @@ class ResponseRepository:
         if result.rowcount > 0:
             rows = _item_rows(record, "output", output_items)
             if rows:
-                await self._session.execute(insert(ResponseItemRow), rows)
+                await self._session.execute(_INSERT_ITEMS, rows)
             return True
         if await self.response_status(record.tenant_id, record.id) is not None:
             return False  # ended already (or failed by a sweep): never overwrite a final row
@@ -322,6 +323,11 @@ def _input_position(response_id: str, item_id: str) -> ColumnElement[int]:
         )
         .scalar_subquery()
     )
+
+
+# Built once: plain Core inserts on the tables, parameters passed per call.
+_INSERT_RESPONSE = insert(cast(Table, ResponseRow.__table__))
+_INSERT_ITEMS = insert(cast(Table, ResponseItemRow.__table__))
 
 
 def _item_rows(response: ResponseRecord, kind: ItemKind, items: Sequence[ItemRecord]) -> list[dict[str, Any]]:
