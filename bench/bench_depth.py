@@ -37,6 +37,7 @@ from responses_gateway.store import ItemRecord, ResponseRecord, ResponseReposito
 from tests.upstreams.openai_responses import FakeOpenAIResponses  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+Row = tuple[str, int, float, float, float]  # database, depth, p50, p99, added p50 (gateway − direct)
 
 
 def _message(role: str, text: str) -> ipb.Item:
@@ -102,7 +103,22 @@ async def measure(http: aiohttp.ClientSession, url: str, previous: str, samples:
     return out
 
 
-async def run_database(name: str, url: str, depths: list[int], samples: int) -> list[tuple[str, int, float, float]]:
+async def measure_direct(http: aiohttp.ClientSession, url: str, body: object, samples: int) -> list[float]:
+    """Latencies (ms) of the gateway's own upstream request sent straight to the fake."""
+    payload = orjson.dumps(body)
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"}
+    out: list[float] = []
+    for i in range(samples + 5):
+        started = time.perf_counter()
+        async with http.post(url, data=payload, headers=headers) as resp:
+            await resp.read()
+            assert resp.status == 200, await resp.text()
+        if i >= 5:
+            out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def run_database(name: str, url: str, depths: list[int], samples: int) -> list[Row]:
     upstream = FakeOpenAIResponses(api_key="sk-bench")
     base_url = await upstream.start()
     os.environ["BENCH_FAKE_KEY"] = "sk-bench"
@@ -117,7 +133,7 @@ async def run_database(name: str, url: str, depths: list[int], samples: int) -> 
             )
         ],
     )
-    rows: list[tuple[str, int, float, float]] = []
+    rows: list[Row] = []
     try:
         async with run_all(settings) as (service, bridge):
             url_create = f"http://127.0.0.1:{bridge.http_port}/v1/responses"
@@ -126,8 +142,12 @@ async def run_database(name: str, url: str, depths: list[int], samples: int) -> 
                     last = await seed_chain(service.store, depth)
                     for store in (False, True):
                         times = await measure(http, url_create, last, samples, store)
+                        # The same upstream request sent directly: what the fake itself costs at this depth.
+                        body = upstream.requests[-1].body
+                        direct = await measure_direct(http, f"{base_url}/responses", body, samples)
+                        added = statistics.median(times) - statistics.median(direct)
                         q = statistics.quantiles(times, n=100)
-                        rows.append((f"{name} store={'on' if store else 'off'}", depth, statistics.median(times), q[98]))
+                        rows.append((f"{name} store={'on' if store else 'off'}", depth, statistics.median(times), q[98], added))
     finally:
         await upstream.close()
     return rows
@@ -167,7 +187,7 @@ async def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     depths = [int(d) for d in args.depths.split(",")]
-    rows: list[tuple[str, int, float, float]] = []
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         rows += await run_database("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", depths, args.samples)
     if not args.no_postgres:
@@ -180,11 +200,13 @@ async def main() -> None:
             finally:
                 await drop_pg_database(db)
     print(f"\nturn latency through the bridge, fake upstream with no delay, {args.samples} turns per cell (ms)")
-    print(f"{'database':<24}{'depth':>7}{'p50':>9}{'p99':>9}{'p50 / depth-1':>16}")
-    base: dict[str, float] = {}
-    for name, depth, p50, p99 in rows:
-        base.setdefault(name, p50)
-        print(f"{name:<24}{depth:>7}{p50:>9.2f}{p99:>9.2f}{p50 / base[name]:>16.2f}")
+    print("added = gateway p50 − the same upstream request sent directly (the fake's own cost grows with depth too)")
+    print(f"{'database':<24}{'depth':>7}{'p50':>9}{'p99':>9}{'p50 ratio':>11}{'added p50':>11}{'added ratio':>13}")
+    base: dict[str, tuple[float, float]] = {}
+    for name, depth, p50, p99, added in rows:
+        base.setdefault(name, (p50, added))
+        b50, badded = base[name]
+        print(f"{name:<24}{depth:>7}{p50:>9.2f}{p99:>9.2f}{p50 / b50:>11.2f}{added:>11.2f}{added / badded:>13.2f}")
 
 
 if __name__ == "__main__":
