@@ -8,7 +8,6 @@ call these methods with proto messages and a CallContext.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
