@@ -49,7 +49,6 @@ Standalone (benchmarks)::
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import random
@@ -64,6 +63,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from tests.upstreams._standalone import run
 
 from .openai_responses import RecordedRequest
 
@@ -693,34 +694,15 @@ class FakeDeepSeekChat:
 # --------------------------------------------------------------------------- standalone
 
 
-async def _serve_forever(args: argparse.Namespace) -> None:
-    fake = FakeDeepSeekChat(args.api_key, latency_ms=args.latency_ms, token_delay_ms=args.token_delay_ms)
-    base_url = await fake.start(args.host, args.port)
-    print(f"fake DeepSeek Chat Completions API listening on {base_url}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await fake.close()
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Fake DeepSeek Chat Completions upstream")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9998)
-    parser.add_argument("--api-key", default="sk-test-deepseek")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--token-delay-ms", type=float, default=0.0)
-    args = parser.parse_args(argv)
-    try:
-        import uvloop
-
-        runner: Callable[[Any], Any] = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    try:
-        runner(_serve_forever(args))
-    except KeyboardInterrupt:
-        pass
+    """Serve the fake on its own (benchmarks)."""
+    run(
+        lambda key, latency, delay: FakeDeepSeekChat(key, latency_ms=latency, token_delay_ms=delay),
+        "Fake DeepSeek Chat Completions API",
+        port=9998,
+        api_key="sk-test-deepseek",
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ Standalone (benchmarks)::
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import json
@@ -43,6 +42,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from tests.upstreams._standalone import run
 
 Json = dict[str, Any]
 Event = tuple[str, Json]  # (event type, fields other than type/sequence_number)
@@ -743,34 +744,15 @@ class FakeOpenAIResponses:
 # --------------------------------------------------------------------------- standalone
 
 
-async def _serve_forever(args: argparse.Namespace) -> None:
-    fake = FakeOpenAIResponses(args.api_key, latency_ms=args.latency_ms, token_delay_ms=args.token_delay_ms)
-    base_url = await fake.start(args.host, args.port)
-    print(f"fake OpenAI Responses API listening on {base_url}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await fake.close()
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Fake OpenAI Responses API upstream")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9999)
-    parser.add_argument("--api-key", default="sk-test-fake")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--token-delay-ms", type=float, default=0.0)
-    args = parser.parse_args(argv)
-    try:
-        import uvloop
-
-        runner: Callable[[Any], Any] = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    try:
-        runner(_serve_forever(args))
-    except KeyboardInterrupt:
-        pass
+    """Serve the fake on its own (benchmarks)."""
+    run(
+        lambda key, latency, delay: FakeOpenAIResponses(key, latency_ms=latency, token_delay_ms=delay),
+        "Fake OpenAI Responses API",
+        port=9999,
+        api_key="sk-test-fake",
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":
