@@ -1,9 +1,11 @@
 """Turn latency at conversation depth 1, 100 and 1000, on SQLite and PostgreSQL.
 
-The gateway runs in this process (`serve`'s in-process wiring) in front of the
-fake OpenAI upstream with no added latency, so what grows with depth is the
-gateway's own work: loading the chain, fitting it to the window, serialising
-it upstream and storing the turn. Chains are seeded through the repository
+The gateway runs in this process (`serve`'s in-process wiring, uvloop) in
+front of the fake OpenAI upstream with no added latency, which runs in its own
+process (bench/_upstream.py) so that its parsing of a long conversation costs
+the gateway neither CPU time nor garbage-collection passes. What grows with
+depth is then the gateway's own work: loading the chain, fitting it to the
+window, serialising it upstream and storing the turn. Chains are seeded through the repository
 (as the service stores them) so seeding stays fast; every measured turn goes
 through the HTTP bridge with `previous_response_id`.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import os
 import secrets
 import statistics
@@ -34,7 +37,7 @@ from responses_gateway.context import counter_for  # noqa: E402
 from responses_gateway.ids import new_id  # noqa: E402
 from responses_gateway.runtime import run_all  # noqa: E402
 from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store  # noqa: E402
-from tests.upstreams.openai_responses import FakeOpenAIResponses  # noqa: E402
+from responses_gateway.providers.openai_responses import STATELESS_ITEMS  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 Row = tuple[str, int, float, float, float]  # database, depth, p50, p99, added p50 (gateway − direct)
@@ -54,10 +57,11 @@ def _message(role: str, text: str) -> ipb.Item:
     return item
 
 
-async def seed_chain(store: Store, depth: int) -> str:
-    """A conversation of `depth` turns (user + assistant message each); returns the last id."""
+async def seed_chain(store: Store, depth: int) -> tuple[str, list[object]]:
+    """A conversation of `depth` turns (user + assistant message each): the last id, and its items as sent upstream."""
     counter = counter_for("o200k")
     previous: str | None = None
+    sent: list[object] = []
     async with store.session() as session, session.begin():
         repo = ResponseRepository(session)
         for turn in range(depth):
@@ -83,44 +87,69 @@ async def seed_chain(store: Store, depth: int) -> str:
                 )
 
             await repo.save_response(record, [rec(user)], [rec(answer)])
+            sent += [orjson.loads(STATELESS_ITEMS.encode(user) or b""), orjson.loads(STATELESS_ITEMS.encode(answer) or b"")]
             previous = response.id
     assert previous is not None
-    return previous
+    return previous, sent
 
 
-async def measure(http: aiohttp.ClientSession, url: str, previous: str, samples: int, store: bool) -> list[float]:
-    """Latencies (ms) of `samples` turns forking from the same response (the depth stays fixed)."""
-    out: list[float] = []
-    body = {"model": "gpt-5.4", "input": "and then?", "previous_response_id": previous, "store": store}
-    payload = orjson.dumps(body)
+async def start_upstream() -> tuple[asyncio.subprocess.Process, str]:
+    """The fake OpenAI upstream in its own process; its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).with_name("_upstream.py")), "--port", str(port), "--api-key", "sk-bench",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 30)
+    if not line:
+        raise RuntimeError("the fake upstream did not start")
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+async def _timed_post(http: aiohttp.ClientSession, url: str, payload: bytes, headers: dict[str, str]) -> float:
+    started = time.perf_counter()
+    async with http.post(url, data=payload, headers=headers) as resp:
+        await resp.read()
+        assert resp.status == 200, await resp.text()
+    return (time.perf_counter() - started) * 1000
+
+
+async def measure(
+    http: aiohttp.ClientSession, gateway_url: str, direct_url: str, previous: str, history: list[object], samples: int, store: bool
+) -> tuple[list[float], list[float]]:
+    """Turn latencies (ms) forking from the same response (the depth stays fixed), and what each added.
+
+    Each turn is paired with the same upstream request sent straight to the
+    fake, right after it, so the fake's own cost (which grows with depth) and
+    any drift in machine load cancel out of the difference.
+    """
+    turn = orjson.dumps({"model": "gpt-5.4", "input": "and then?", "previous_response_id": previous, "store": store})
+    direct = orjson.dumps(
+        {
+            "model": "gpt-5.4",
+            "input": [*history, {"type": "message", "role": "user", "content": "and then?"}],
+            "store": False,
+            "include": ["reasoning.encrypted_content"],
+        }
+    )
+    json_type = {"Content-Type": "application/json"}
+    with_key = {**json_type, "Authorization": "Bearer sk-bench"}
+    times: list[float] = []
+    added: list[float] = []
     for i in range(samples + 5):
-        started = time.perf_counter()
-        async with http.post(url, data=payload, headers={"Content-Type": "application/json"}) as resp:
-            await resp.read()
-            assert resp.status == 200, await resp.text()
+        gateway = await _timed_post(http, gateway_url, turn, json_type)
+        alone = await _timed_post(http, direct_url, direct, with_key)
         if i >= 5:  # warm-up
-            out.append((time.perf_counter() - started) * 1000)
-    return out
-
-
-async def measure_direct(http: aiohttp.ClientSession, url: str, body: object, samples: int) -> list[float]:
-    """Latencies (ms) of the gateway's own upstream request sent straight to the fake."""
-    payload = orjson.dumps(body)
-    headers = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"}
-    out: list[float] = []
-    for i in range(samples + 5):
-        started = time.perf_counter()
-        async with http.post(url, data=payload, headers=headers) as resp:
-            await resp.read()
-            assert resp.status == 200, await resp.text()
-        if i >= 5:
-            out.append((time.perf_counter() - started) * 1000)
-    return out
+            times.append(gateway)
+            added.append(gateway - alone)
+    return times, added
 
 
 async def run_database(name: str, url: str, depths: list[int], samples: int) -> list[Row]:
-    upstream = FakeOpenAIResponses(api_key="sk-bench")
-    base_url = await upstream.start()
+    upstream, base_url = await start_upstream()
     os.environ["BENCH_FAKE_KEY"] = "sk-bench"
     settings = Settings(
         grpc_port=0,
@@ -139,17 +168,18 @@ async def run_database(name: str, url: str, depths: list[int], samples: int) -> 
             url_create = f"http://127.0.0.1:{bridge.http_port}/v1/responses"
             async with aiohttp.ClientSession() as http:
                 for depth in depths:
-                    last = await seed_chain(service.store, depth)
+                    last, history = await seed_chain(service.store, depth)
                     for store in (False, True):
-                        times = await measure(http, url_create, last, samples, store)
-                        # The same upstream request sent directly: what the fake itself costs at this depth.
-                        body = upstream.requests[-1].body
-                        direct = await measure_direct(http, f"{base_url}/responses", body, samples)
-                        added = statistics.median(times) - statistics.median(direct)
+                        times, added = await measure(
+                            http, url_create, f"{base_url}/responses", last, history, samples, store
+                        )
                         q = statistics.quantiles(times, n=100)
-                        rows.append((f"{name} store={'on' if store else 'off'}", depth, statistics.median(times), q[98], added))
+                        rows.append(
+                            (f"{name} store={'on' if store else 'off'}", depth, statistics.median(times), q[98], statistics.median(added))
+                        )
     finally:
-        await upstream.close()
+        upstream.terminate()
+        await upstream.wait()
     return rows
 
 
@@ -200,7 +230,7 @@ async def main() -> None:
             finally:
                 await drop_pg_database(db)
     print(f"\nturn latency through the bridge, fake upstream with no delay, {args.samples} turns per cell (ms)")
-    print("added = gateway p50 − the same upstream request sent directly (the fake's own cost grows with depth too)")
+    print("added = median over turns of (turn − the same upstream request sent directly right after it)")
     print(f"{'database':<24}{'depth':>7}{'p50':>9}{'p99':>9}{'p50 ratio':>11}{'added p50':>11}{'added ratio':>13}")
     base: dict[str, tuple[float, float]] = {}
     for name, depth, p50, p99, added in rows:
@@ -210,4 +240,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import uvloop  # as `serve` runs
+
+    uvloop.run(main())

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Protocol
 
 from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import ModelConfig, ProviderConfig
+from responses_gateway.providers.transcript import EMPTY, Transcript
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderCall:
     """What an adapter sends upstream: a self-contained request.
 
-    `request` already holds the whole conversation (history rebuilt from the
-    store), carries no `previous_response_id`, and names the upstream model.
+    The conversation is `history.items[history_start:]` (rebuilt from the
+    store, already truncated) followed by `request.input_items`; the request
+    carries no `previous_response_id`.
     """
 
     request: pb.CreateResponseRequest
     model: ModelConfig
     # The name this deployment's upstream knows the model by.
     upstream_model: str
+    history: Transcript = EMPTY
+    history_start: int = 0
+
+    def items(self) -> Iterator[ipb.Item]:
+        """Every item the upstream is sent, oldest first."""
+        yield from islice(self.history.items, self.history_start, None)
+        yield from self.request.input_items.items
 
 
 class Provider(Protocol):

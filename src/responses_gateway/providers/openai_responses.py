@@ -7,7 +7,6 @@ The gateway's store is the source of truth, so the upstream call is always
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 import orjson
@@ -34,12 +33,12 @@ class OpenAIResponsesProvider:
 
     def __init__(self, config: ProviderConfig, api_key: str) -> None:
         self._http = UpstreamHTTP(config, api_key)
-        self._encoded = EncodedItems()
 
     def _body(self, call: ProviderCall, *, stream: bool) -> bytes:
         # Encoded from the caller's request as is (no copy of a long conversation);
         # the fields the upstream must see differently are set on the JSON.
-        body = request_to_json(call.request, self._encoded.get)
+        body = request_to_json(call.request, _encoded_separately)
+        body["input"] = input_json(call)
         body["model"] = call.upstream_model
         body["store"] = False
         body.pop("previous_response_id", None)
@@ -81,6 +80,10 @@ class OpenAIResponsesProvider:
         await self._http.aclose()
 
 
+def _encoded_separately(item: ipb.Item) -> None:
+    return None  # see input_json
+
+
 def _replayable(item: dict[str, object]) -> bool:
     # With store:false a reasoning item without its encrypted state is looked
     # up by id upstream and fails; it carries nothing usable anyway.
@@ -95,33 +98,27 @@ def _for_stateless_upstream(item: dict[str, object]) -> dict[str, object]:
     return item
 
 
-class EncodedItems:
-    """Upstream JSON of items, remembered by their serialized form.
+class StatelessItems:
+    """Input items as a Responses upstream that stores nothing takes them."""
 
-    A continuation resends the whole conversation every turn; encoding each
-    stored item once instead of once per turn keeps a long conversation's
-    turn about as cheap as a short one's. Bounded; oldest first out.
-    """
+    name = "openai_responses/stateless"
 
-    def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
-        self._memo: OrderedDict[bytes, orjson.Fragment | None] = OrderedDict()
-        self._bytes = 0
-        self._max = max_bytes
-
-    def get(self, item: ipb.Item) -> orjson.Fragment | None:
-        """The item's upstream JSON, or None when it must not be sent."""
-        key = item.SerializeToString(deterministic=True)
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            return self._memo[key]
+    def encode(self, item: ipb.Item) -> bytes | None:
+        """The item's JSON, or None when it must not be sent."""
         encoded = item_to_json(item)
-        value = orjson.Fragment(orjson.dumps(_for_stateless_upstream(encoded))) if _replayable(encoded) else None
-        self._memo[key] = value
-        self._bytes += 2 * len(key) + 64
-        while self._bytes > self._max:
-            old, _ = self._memo.popitem(last=False)
-            self._bytes -= 2 * len(old) + 64
-        return value
+        return orjson.dumps(_for_stateless_upstream(encoded)) if _replayable(encoded) else None
+
+
+STATELESS_ITEMS = StatelessItems()
+
+
+def input_json(call: ProviderCall) -> orjson.Fragment:
+    """The `input` array: the stored history's memoised JSON, then the new items."""
+    history = call.history.encoded(STATELESS_ITEMS).from_item(call.history_start) if call.history.items else b""
+    new = [e for e in map(STATELESS_ITEMS.encode, call.request.input_items.items) if e is not None]
+    if new:
+        return orjson.Fragment(b"[" + history + b",".join(new) + b"]")
+    return orjson.Fragment(b"[" + history[:-1] + b"]")
 
 
 def create(config: ProviderConfig, api_key: str) -> OpenAIResponsesProvider:

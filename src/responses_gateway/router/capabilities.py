@@ -5,19 +5,11 @@ from __future__ import annotations
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import ModelConfig
 from responses_gateway.errors import InvalidRequest
+from responses_gateway.providers.transcript import EMPTY, Transcript, uses_images
 
 
-def _uses_images(request: pb.CreateResponseRequest) -> bool:
-    for item in request.input_items.items:
-        if item.WhichOneof("item") == "message" and any(
-            part.WhichOneof("part") == "input_image" for part in item.message.parts.parts
-        ):
-            return True
-    return False
-
-
-def check_capabilities(model: ModelConfig, request: pb.CreateResponseRequest) -> None:
-    """400 naming the capability a request needs and the model lacks."""
+def check_capabilities(model: ModelConfig, request: pb.CreateResponseRequest, history: Transcript = EMPTY) -> None:
+    """400 naming the capability a request (continuing `history`) needs and the model lacks."""
     caps = model.capabilities
     if request.tools and not caps.tools:
         raise InvalidRequest(
@@ -30,7 +22,7 @@ def check_capabilities(model: ModelConfig, request: pb.CreateResponseRequest) ->
                 code="unsupported_parameter",
                 param="reasoning.effort",
             )
-    if not caps.images and _uses_images(request):
+    if not caps.images and (history.uses_images or uses_images(request.input_items.items)):
         raise InvalidRequest(
             f"The model '{model.id}' does not support image input.", code="unsupported_parameter", param="input"
         )

@@ -20,6 +20,7 @@ from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import BreakerPolicy, ModelConfig, RetryPolicy, Settings
 from responses_gateway.errors import GatewayError, ModelNotFound, RateLimited, Unavailable, UpstreamError
 from responses_gateway.providers import PROVIDER_TYPES, Provider, ProviderCall, ProviderFactory
+from responses_gateway.providers.transcript import EMPTY, Transcript
 from responses_gateway.router.breaker import CircuitBreaker
 from responses_gateway.router.capabilities import check_capabilities
 
@@ -150,10 +151,10 @@ class Router:
         """The deployments of a model (tests and metrics read their breakers)."""
         return self._deployments[model_id]
 
-    def resolve(self, model_id: str, request: pb.CreateResponseRequest) -> Route:
-        """The route for a request, or a clear error saying why there is none."""
+    def resolve(self, model_id: str, request: pb.CreateResponseRequest, history: Transcript = EMPTY) -> Route:
+        """The route for a request (continuing `history`), or a clear error saying why there is none."""
         model = self.model(model_id)
-        check_capabilities(model, request)
+        check_capabilities(model, request, history)
         servable = [d for d in self._deployments[model.id] if d.provider is not None]
         if not servable:
             reason = self._deployments[model.id][0].unavailable_reason
@@ -164,7 +165,7 @@ class Router:
         for fallback_id in model.fallbacks:
             fallback = self._models[fallback_id]
             try:
-                check_capabilities(fallback, request)
+                check_capabilities(fallback, request, history)
             except GatewayError:
                 continue  # a fallback that cannot serve this request is no fallback
             deployments = [d for d in self._deployments[fallback_id] if d.provider is not None]
@@ -210,8 +211,13 @@ class Router:
             self.stats.retries += 1
         return delay
 
-    async def stream(self, route: Route, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]:
-        """Events from the first deployment that starts answering; see the module docstring."""
+    async def stream(
+        self, route: Route, request: pb.CreateResponseRequest, history: Transcript = EMPTY, history_start: int = 0
+    ) -> AsyncIterator[epb.ResponseStreamEvent]:
+        """Events from the first deployment that starts answering; see the module docstring.
+
+        The conversation is `history.items[history_start:]` then `request.input_items`.
+        """
         last_error: GatewayError | None = None
         previous = route
         for target, deployment in self._candidates(route):
@@ -223,7 +229,7 @@ class Router:
                 attempt += 1
                 self.stats.attempts += 1
                 assert deployment.provider is not None
-                call = _call(request, target, deployment)
+                call = _call(request, target, deployment, history, history_start)
                 events = aiter(deployment.provider.stream(call))
                 try:
                     first = await anext(events)
@@ -257,8 +263,10 @@ class Router:
                 return
         raise last_error or _cooling_down(route)
 
-    async def complete(self, route: Route, request: pb.CreateResponseRequest) -> pb.Response:
-        """The finished response from the first deployment that answers."""
+    async def complete(
+        self, route: Route, request: pb.CreateResponseRequest, history: Transcript = EMPTY, history_start: int = 0
+    ) -> pb.Response:
+        """The finished response from the first deployment that answers (conversation as for `stream`)."""
         last_error: GatewayError | None = None
         previous = route
         for target, deployment in self._candidates(route):
@@ -270,7 +278,7 @@ class Router:
                 attempt += 1
                 self.stats.attempts += 1
                 assert deployment.provider is not None
-                call = _call(request, target, deployment)
+                call = _call(request, target, deployment, history, history_start)
                 try:
                     response = await deployment.provider.complete(call)
                 except GatewayError as exc:
@@ -294,8 +302,16 @@ class Router:
             await provider.aclose()
 
 
-def _call(request: pb.CreateResponseRequest, target: Route, deployment: Deployment) -> ProviderCall:
-    return ProviderCall(request=_for_model(request, target), model=target.model, upstream_model=deployment.upstream_model)
+def _call(
+    request: pb.CreateResponseRequest, target: Route, deployment: Deployment, history: Transcript, history_start: int
+) -> ProviderCall:
+    return ProviderCall(
+        request=_for_model(request, target),
+        model=target.model,
+        upstream_model=deployment.upstream_model,
+        history=history,
+        history_start=history_start,
+    )
 
 
 def _cooling_down(route: Route) -> Unavailable:

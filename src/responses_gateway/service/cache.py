@@ -1,58 +1,66 @@
 """Recently finished conversations, kept so a continuation needs no chain query.
 
 A stored response never changes once finished, so the conversation it ends
-(history, its input, its output, with token counts) can be reused by the next
-turn as is. Entries share their item objects, so a long chain costs pointers,
-not copies. Bounded by the total number of item references; least recently
-used first out. Per process: a miss (another replica's turn, a restart) falls
-back to the database.
+(history, its input, its output, with token counts and memoised upstream
+JSON) can be reused by the next turn as is. Entries share their item objects,
+so a long chain costs pointers, not copies. Bounded by a weight (item
+references plus encoded bytes / 256, re-read on use since encodings are added
+lazily); least recently used first out. Per process: a miss (another
+replica's turn, a restart) falls back to the database.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 
-from responses_gateway.api.v1 import items_pb2 as ipb
+from responses_gateway.providers.transcript import Transcript
+
+_BYTES_PER_WEIGHT = 256
 
 
-@dataclass(frozen=True, slots=True)
-class CachedConversation:
-    """Every item of a conversation up to and including one response, oldest first."""
-
-    items: tuple[ipb.Item, ...]
-    counts: tuple[int, ...]
-    counter: str  # the tokenizer that produced `counts`
+def _weight(entry: Transcript) -> int:
+    return len(entry) + entry.encoded_bytes() // _BYTES_PER_WEIGHT
 
 
 class ConversationCache:
-    """An LRU map (tenant, response id) → CachedConversation; treat entries as read-only."""
+    """An LRU map (tenant, response id) → the Transcript ending at that response."""
 
-    def __init__(self, max_item_refs: int = 2_000_000) -> None:
-        self._entries: OrderedDict[tuple[str, str], CachedConversation] = OrderedDict()
-        self._refs = 0
-        self._max = max_item_refs
+    def __init__(self, max_weight: int = 2_000_000) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[Transcript, int]] = OrderedDict()
+        self._weight = 0
+        self._max = max_weight
 
-    def get(self, tenant_id: str, response_id: str) -> CachedConversation | None:
+    def get(self, tenant_id: str, response_id: str) -> Transcript | None:
         """The conversation ending at that response, if cached."""
-        entry = self._entries.get((tenant_id, response_id))
-        if entry is not None:
-            self._entries.move_to_end((tenant_id, response_id))
+        key = (tenant_id, response_id)
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        entry, weight = found
+        now = _weight(entry)
+        self._entries[key] = (entry, now)
+        self._entries.move_to_end(key)
+        self._weight += now - weight
+        self._evict()
         return entry
 
-    def put(self, tenant_id: str, response_id: str, entry: CachedConversation) -> None:
+    def put(self, tenant_id: str, response_id: str, entry: Transcript) -> None:
         """Remember a finished response's conversation."""
-        if len(entry.items) > self._max:
+        weight = _weight(entry)
+        if weight > self._max:
             return
         self.invalidate(tenant_id, response_id)
-        self._entries[(tenant_id, response_id)] = entry
-        self._refs += len(entry.items)
-        while self._refs > self._max:
-            _, evicted = self._entries.popitem(last=False)
-            self._refs -= len(evicted.items)
+        self._entries[(tenant_id, response_id)] = (entry, weight)
+        self._weight += weight
+        self._evict()
 
     def invalidate(self, tenant_id: str, response_id: str) -> None:
         """Forget a response (deleted)."""
-        entry = self._entries.pop((tenant_id, response_id), None)
-        if entry is not None:
-            self._refs -= len(entry.items)
+        found = self._entries.pop((tenant_id, response_id), None)
+        if found is not None:
+            self._weight -= found[1]
+
+    def _evict(self) -> None:
+        while self._weight > self._max and len(self._entries) > 1:
+            _, (_, weight) = self._entries.popitem(last=False)
+            self._weight -= weight

@@ -23,7 +23,9 @@ from responses_gateway.service.assembler import StreamAssembler, finish, normali
 from responses_gateway.ids import new_id
 from responses_gateway.codec.fields import invalid_value
 from responses_gateway.service.items import canonical_input, client_visible, item_id, item_type
-from responses_gateway.service.cache import CachedConversation, ConversationCache
+from responses_gateway.providers.transcript import EMPTY, Transcript
+from responses_gateway.service.cache import ConversationCache
+from responses_gateway.service.conversation import StoredHistory
 from responses_gateway.service.leases import LeaseKeeper
 from responses_gateway.service.validation import validate_create
 from responses_gateway.config import ModelConfig
@@ -41,21 +43,12 @@ class CallContext:
     tenant_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class _History:
-    items: tuple[ipb.Item, ...]
-    counts: tuple[int | None, ...]
-    counters: tuple[str | None, ...]
-
-
 @dataclass(slots=True)
 class _Prepared:
     route: Route
     upstream: pb.CreateResponseRequest
     conversation: conversation.Conversation
     snapshot: pb.Response
-    input_items: list[ipb.Item]
-    input_counts: list[int]
     store: bool
     include_encrypted: bool
 
@@ -111,9 +104,11 @@ class ResponsesService:
         self._leases = leases
         self._cache = cache or ConversationCache()
 
-    async def _history(self, req: pb.CreateResponseRequest, ctx: CallContext) -> tuple[_History, list[ipb.Item]]:
+    async def _history(
+        self, req: pb.CreateResponseRequest, ctx: CallContext
+    ) -> tuple[Transcript | StoredHistory, list[ipb.Item]]:
         """Stored history (from the cache or one chain query) and the request's own input."""
-        history = _History((), (), ())
+        history: Transcript | StoredHistory = EMPTY
         if req.HasField("previous_response_id"):
             history = await self._load_history(ctx.tenant_id, req.previous_response_id)
         new_items = canonical_input(req) if req.WhichOneof("input") else []
@@ -121,50 +116,44 @@ class ResponsesService:
             new_items = _resolve_references(new_items, list(history.items))
         return history, new_items
 
-    async def _load_history(self, tenant_id: str, response_id: str) -> _History:
+    async def _load_history(self, tenant_id: str, response_id: str) -> Transcript | StoredHistory:
         cached = self._cache.get(tenant_id, response_id)
         async with self._store.session() as session:
             repo = ResponseRepository(session)
             if cached is not None:
                 # Still there (not deleted, here or by another replica)?
                 if await repo.response_status(tenant_id, response_id) is not None:
-                    return _History(cached.items, cached.counts, (cached.counter,) * len(cached.items))
+                    return cached
                 self._cache.invalidate(tenant_id, response_id)
                 raise PreviousResponseNotFound(response_id)
             chain = await repo.load_conversation(tenant_id, response_id)
         if chain is None:
             raise PreviousResponseNotFound(response_id)
-        history = _History(
+        stored = StoredHistory(
             tuple(ipb.Item.FromString(entry.item.data) for entry in chain),
             tuple(entry.item.token_count for entry in chain),
             tuple(entry.item.token_counter for entry in chain),
         )
-        counters = set(history.counters)
-        if len(counters) == 1 and None not in history.counts:
-            (counter,) = counters
-            if counter is not None:
-                counts = tuple(c or 0 for c in history.counts)
-                self._cache.put(tenant_id, response_id, CachedConversation(history.items, counts, counter))
-        return history
+        transcript = stored.uniform()
+        if transcript is None:
+            return stored
+        self._cache.put(tenant_id, response_id, transcript)
+        return transcript
 
     async def _prepare(self, req: pb.CreateResponseRequest, ctx: CallContext) -> _Prepared:
         validate_create(req)
         model = self._router.model(req.model)
         history, new_items = await self._history(req, ctx)
-        conv, new_counts = await conversation.build(
-            model, req, history.items, history.counts, history.counters, new_items
-        )
+        conv = await conversation.build(model, req, history, new_items)
         upstream = _upstream_request(req, conv)
         snapshot = _snapshot(req, new_id("resp"))
         if conv.plan.drop:
             snapshot.truncation_details.dropped_items = conv.plan.drop
         return _Prepared(
-            route=self._router.resolve(req.model, upstream),
+            route=self._router.resolve(req.model, upstream, conv.history),
             upstream=upstream,
             conversation=conv,
             snapshot=snapshot,
-            input_items=new_items,
-            input_counts=new_counts,
             store=req.store if req.HasField("store") else True,
             include_encrypted=ENCRYPTED_REASONING in req.include,
         )
@@ -176,9 +165,7 @@ class ResponsesService:
         else:
             model = _COUNT_ONLY_MODEL
         history, new_items = await self._history(req, ctx)
-        conv, _ = await conversation.build(
-            model, req, history.items, history.counts, history.counters, new_items, enforce=False
-        )
+        conv = await conversation.build(model, req, history, new_items, enforce=False)
         return spb.CountInputTokensResponse(object="response.input_tokens", input_tokens=conv.input_tokens)
 
     def _begin(self, prep: _Prepared, ctx: CallContext) -> asyncio.Task[bool] | None:
@@ -207,7 +194,8 @@ class ResponsesService:
             except Exception:
                 log.exception("could not record the start of response %s", final.id)
         record = _record(final, ctx)
-        output_records = await self._output_records(prep, output)
+        output_counts = await conversation.count_items(prep.conversation.counter, output)
+        output_records = _records(output, output_counts, prep.conversation.counter.name)
         async with self._store.session() as session, session.begin():
             repo = ResponseRepository(session)
             if begun is None:  # never claimed (a unary create): one plain insert
@@ -218,21 +206,7 @@ class ResponsesService:
         if not written:
             log.warning("response %s was no longer in progress when it finished; kept as stored", final.id)
             return
-        conv = prep.conversation
-        self._cache.put(
-            ctx.tenant_id,
-            final.id,
-            CachedConversation(
-                items=(*conv.items, *output),
-                counts=(*conv.counts, *(r.token_count or 0 for r in output_records)),
-                counter=conv.counter.name,
-            ),
-        )
-
-    async def _output_records(self, prep: _Prepared, output: list[ipb.Item]) -> list[ItemRecord]:
-        counter = prep.conversation.counter
-        counts = await conversation.count_items(counter, output)
-        return _records(output, counts, counter.name)
+        self._cache.put(ctx.tenant_id, final.id, prep.conversation.then(output, output_counts))
 
     async def _interrupted(
         self, prep: _Prepared, begun: asyncio.Task[bool] | None, assembler: StreamAssembler, ctx: CallContext
@@ -269,13 +243,13 @@ class ResponsesService:
         begun = None
         try:
             try:
-                upstream = await self._router.complete(prep.route, prep.upstream)
+                upstream = await self._router.complete(prep.route, prep.upstream, *_history_sent(prep))
             except InvalidRequest as exc:
                 # The upstream counts differently than we estimate: trim once more and retry once.
                 if not (_overflowed(exc) and prep.conversation.trim_further()):
                     raise
                 prep.upstream = _upstream_request(prep.upstream, prep.conversation)
-                upstream = await self._router.complete(prep.route, prep.upstream)
+                upstream = await self._router.complete(prep.route, prep.upstream, *_history_sent(prep))
         except BaseException:
             await self._forget(prep, begun, ctx)
             raise
@@ -288,7 +262,7 @@ class ResponsesService:
         """Create a response and yield its events; errors before the first event raise."""
         prep = await self._prepare(req, ctx)
         begun = self._begin(prep, ctx)
-        upstream = aiter(self._router.stream(prep.route, prep.upstream))
+        upstream = aiter(self._router.stream(prep.route, prep.upstream, *_history_sent(prep)))
         assembler = StreamAssembler(prep.snapshot, include_encrypted=prep.include_encrypted)
         try:
             try:
@@ -299,7 +273,7 @@ class ResponsesService:
                         raise
                     await _aclose(upstream)
                     prep.upstream = _upstream_request(prep.upstream, prep.conversation)
-                    upstream = aiter(self._router.stream(prep.route, prep.upstream))
+                    upstream = aiter(self._router.stream(prep.route, prep.upstream, *_history_sent(prep)))
                     first = await anext(upstream)
             except StopAsyncIteration:
                 await self._forget(prep, begun, ctx)
@@ -493,17 +467,26 @@ def _records(items: list[ipb.Item], counts: list[int], counter: str) -> list[Ite
 
 
 def _input_records(prep: _Prepared) -> list[ItemRecord]:
-    return _records(prep.input_items, prep.input_counts, prep.conversation.counter.name)
+    conv = prep.conversation
+    return _records(conv.new_items, conv.new_counts, conv.counter.name)
 
 
 def _upstream_request(req: pb.CreateResponseRequest, conv: conversation.Conversation) -> pb.CreateResponseRequest:
-    """The self-contained request a provider receives: the fitted conversation, no stored state."""
+    """The request a provider receives: no stored state, the new input items that survive truncation.
+
+    The history travels beside it (see `_history_sent`), shared, not copied.
+    """
     upstream = pb.CreateResponseRequest()
     upstream.CopyFrom(req)
     upstream.ClearField("previous_response_id")
     upstream.ClearField("input")
-    upstream.input_items.items.extend(conv.sent)
+    upstream.input_items.items.extend(conv.sent_new_items)
     return upstream
+
+
+def _history_sent(prep: _Prepared) -> tuple[Transcript, int]:
+    conv = prep.conversation
+    return conv.history, conv.history_start
 
 
 def _overflowed(exc: GatewayError) -> bool:

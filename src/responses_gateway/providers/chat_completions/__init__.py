@@ -38,7 +38,7 @@ class ChatCompletionsProvider:
 
     async def complete(self, call: ProviderCall) -> pb.Response:
         """A non-streamed completion, translated through the same state machine."""
-        body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=False)
+        body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=False, items=call.items())
         payload = await self._http.post_json("/chat/completions", body)
         try:
             # DeepSeek may send blank keep-alive lines before the JSON body.
@@ -56,7 +56,7 @@ class ChatCompletionsProvider:
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
         """Stream chunks; yield Responses events as soon as each chunk allows."""
-        body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=True)
+        body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=True, items=call.items())
         translator = self._translator(call)
         async for data in self._http.stream_sse("/chat/completions", body):
             if data == b"[DONE]":

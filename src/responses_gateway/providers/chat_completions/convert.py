@@ -9,6 +9,7 @@ requires on every assistant message that called tools.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from responses_gateway.api.v1 import items_pb2 as ipb
@@ -175,8 +176,15 @@ def _allowed_names(choice: pb.ToolChoice) -> set[str] | None:
     return names
 
 
-def to_chat_request(req: pb.CreateResponseRequest, upstream_model: str, dialect: ChatDialect, *, stream: bool) -> dict[str, Any]:
-    """The Chat Completions body for a self-contained Responses request."""
+def to_chat_request(
+    req: pb.CreateResponseRequest,
+    upstream_model: str,
+    dialect: ChatDialect,
+    *,
+    stream: bool,
+    items: Iterable[ipb.Item] | None = None,
+) -> dict[str, Any]:
+    """The Chat Completions body for a Responses request whose conversation is `items` (default: its input)."""
     thinking = is_thinking(req, dialect)
     builder = _MessageBuilder(thinking, dialect.reasoning_field)
     if req.HasField("instructions"):
@@ -184,7 +192,7 @@ def to_chat_request(req: pb.CreateResponseRequest, upstream_model: str, dialect:
     if req.WhichOneof("input") == "input_text":
         builder.messages.append({"role": "user", "content": req.input_text})
     else:
-        for index, item in enumerate(req.input_items.items):
+        for index, item in enumerate(req.input_items.items if items is None else items):
             builder.add(item, index)
     body: dict[str, Any] = {"model": upstream_model, "messages": builder.finish()}
     tools = _tools(req)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -150,7 +151,7 @@ class LocalProvider:
             copy.temperature = 1.0
         if not copy.HasField("top_p"):
             copy.top_p = 1.0
-        return ProviderCall(request=copy, model=call.model, upstream_model=call.upstream_model)
+        return replace(call, request=copy)
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
         """Wait for a slot (or 429), then stream token by token."""
