@@ -1,0 +1,46 @@
+"""The conversation cache stays within its weight, counting encodings added after the fact."""
+
+from __future__ import annotations
+
+from responses_gateway.api.v1 import items_pb2 as ipb
+from responses_gateway.providers.openai_responses import STATELESS_ITEMS
+from responses_gateway.providers.transcript import Transcript
+from responses_gateway.service.cache import ConversationCache
+
+
+def transcript(n: int, text: str = "x") -> Transcript:
+    items = []
+    for i in range(n):
+        item = ipb.Item()
+        item.message.role = "user"
+        item.message.parts.parts.add().input_text.text = f"{text} {i}"
+        items.append(item)
+    return Transcript(items, [1] * n, "o200k")
+
+
+def test_least_recently_used_conversations_leave_first() -> None:
+    cache = ConversationCache(max_weight=25)
+    cache.put("t", "a", transcript(10))
+    cache.put("t", "b", transcript(10))
+    assert cache.get("t", "a") is not None  # a is now the most recent
+    cache.put("t", "c", transcript(10))
+    assert cache.get("t", "b") is None
+    assert cache.get("t", "a") is not None and cache.get("t", "c") is not None
+
+
+def test_an_encoding_made_after_caching_counts_towards_the_bound() -> None:
+    cache = ConversationCache(max_weight=200)
+    big = transcript(100, "y" * 400)
+    cache.put("t", "big", big)
+    cache.put("t", "small", transcript(5))
+    big.encoded(STATELESS_ITEMS)  # ~45 KB of JSON: weight 100 + ~175
+    assert cache.get("t", "big") is big
+    assert cache.get("t", "small") is None
+
+
+def test_tenants_do_not_share_entries_and_delete_forgets() -> None:
+    cache = ConversationCache()
+    cache.put("t1", "r", transcript(2))
+    assert cache.get("t2", "r") is None
+    cache.invalidate("t1", "r")
+    assert cache.get("t1", "r") is None
