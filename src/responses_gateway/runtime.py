@@ -19,6 +19,7 @@ from grpc_health.v1 import health
 
 from responses_gateway.bridge import Backend, InProcessBackend, RemoteBackend, create_app
 from responses_gateway.config import Settings
+from responses_gateway.context import warm_up
 from responses_gateway.router import Router
 from responses_gateway.service import ResponsesService
 from responses_gateway.service.leases import LeaseKeeper
@@ -56,7 +57,8 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
     store = await Store.open(settings.database_url)
     router = Router(settings)
     try:
-        await store.migrate()
+        # Tokenizers load in threads beside the migrations, not on the event loop at the first request.
+        await asyncio.gather(store.migrate(), *(asyncio.to_thread(warm_up, t) for t in {m.tokenizer for m in settings.models}))
         # The port is bound first so the default replica name can include it.
         leases = LeaseKeeper(store, "", settings.lease_seconds)
         service = ResponsesService(router, store, leases)

@@ -169,7 +169,13 @@ class ResponsesService:
         return spb.CountInputTokensResponse(object="response.input_tokens", input_tokens=conv.input_tokens)
 
     def _begin(self, prep: _Prepared, ctx: CallContext) -> asyncio.Task[bool] | None:
-        """Claim the response row now, beside the upstream call rather than before it."""
+        """Claim the response row now, beside the stream rather than before it.
+
+        Called when the first upstream event arrives: before it the client has
+        seen nothing, so there is nothing to claim (a failure then means the
+        response never existed, as on OpenAI), and the write competes with
+        relaying output rather than delaying the upstream request.
+        """
         if not prep.store:
             return None
         record = _record(prep.snapshot, ctx, owner=self._leases.owner, lease=self._leases.lease_until())
@@ -223,45 +229,27 @@ class ResponsesService:
         except Exception:
             log.exception("could not store interrupted response %s", prep.snapshot.id)
 
-    async def _forget(self, prep: _Prepared, begun: asyncio.Task[bool] | None, ctx: CallContext) -> None:
-        """The request failed before any output reached the client: it never existed, as on OpenAI."""
-        if begun is None:
-            return
-        try:
-            claimed = await asyncio.shield(begun)
-        except BaseException:
-            claimed = begun.done() and not begun.cancelled() and begun.exception() is None
-        if claimed:
-            async with self._store.session() as session, session.begin():
-                await ResponseRepository(session).delete_response(ctx.tenant_id, prep.snapshot.id)
-
     async def create(self, req: pb.CreateResponseRequest, ctx: CallContext) -> pb.Response:
         """Create a response and return it finished."""
         prep = await self._prepare(req, ctx)
         # No claim row for a unary create: the client sees nothing until the
         # single write at the end, so a crash leaves nothing half-done either.
-        begun = None
         try:
-            try:
-                upstream = await self._router.complete(prep.route, prep.upstream, *_history_sent(prep))
-            except InvalidRequest as exc:
-                # The upstream counts differently than we estimate: trim once more and retry once.
-                if not (_overflowed(exc) and prep.conversation.trim_further()):
-                    raise
-                prep.upstream = _upstream_request(prep.upstream, prep.conversation)
-                upstream = await self._router.complete(prep.route, prep.upstream, *_history_sent(prep))
-        except BaseException:
-            await self._forget(prep, begun, ctx)
-            raise
+            upstream = await self._router.complete(prep.route, prep.upstream, *_history_sent(prep))
+        except InvalidRequest as exc:
+            # The upstream counts differently than we estimate: trim once more and retry once.
+            if not (_overflowed(exc) and prep.conversation.trim_further()):
+                raise
+            prep.upstream = _upstream_request(prep.upstream, prep.conversation)
+            upstream = await self._router.complete(prep.route, prep.upstream, *_history_sent(prep))
         output = normalize_output([ipb.Item.FromString(i.SerializeToString()) for i in upstream.output], upstream.status)
         final = finish(prep.snapshot, upstream, output, prep.include_encrypted)
-        await self._persist(prep, begun, final, output, ctx)
+        await self._persist(prep, None, final, output, ctx)
         return final
 
     async def stream(self, req: pb.CreateResponseRequest, ctx: CallContext) -> AsyncIterator[epb.ResponseStreamEvent]:
         """Create a response and yield its events; errors before the first event raise."""
         prep = await self._prepare(req, ctx)
-        begun = self._begin(prep, ctx)
         upstream = aiter(self._router.stream(prep.route, prep.upstream, *_history_sent(prep)))
         assembler = StreamAssembler(prep.snapshot, include_encrypted=prep.include_encrypted)
         try:
@@ -276,13 +264,10 @@ class ResponsesService:
                     upstream = aiter(self._router.stream(prep.route, prep.upstream, *_history_sent(prep)))
                     first = await anext(upstream)
             except StopAsyncIteration:
-                await self._forget(prep, begun, ctx)
                 raise UpstreamError(
                     "The upstream provider ended the stream before any output.", code="server_error", http_status=502
                 ) from None
-            except BaseException:
-                await self._forget(prep, begun, ctx)
-                raise
+            begun = self._begin(prep, ctx)
             try:
                 for event in assembler.start():
                     yield event
