@@ -2,13 +2,18 @@
 
     python bench/bench_local.py [--tokens 64] [--reps 3]
 
-Direct: `xllamacpp.Server` in this process, `handle_chat_completions(body, callback)`
-in a thread, chunks bridged into asyncio (the fastest way to call it from Python).
+Two baselines, both "xllamacpp called directly":
+- in-process: `xllamacpp.Server` in this process, `handle_chat_completions(body,
+  callback)` in a thread, chunks bridged into asyncio (the fastest way to call
+  it from Python);
+- HTTP: the very llama.cpp server the gateway uses (its child process), sent the
+  same Chat Completions request over loopback without the gateway: what the
+  gateway itself adds, with everything else equal.
 Gateway: `serve` (service + bridge, in this process) with the default-like local
-provider (llama.cpp in its child process), POST /v1/responses stream:true over
-HTTP, SSE parsed here. Same prompt, temperature 0, same slots and threads, runs
-interleaved so machine load hits both alike. Reports aggregate tokens/s and mean
-time to first token for 1 and 4 concurrent streams. Bounded: < 2 min.
+provider, POST /v1/responses stream:true over HTTP, SSE parsed here. Same
+prompts, temperature 0, same slots and threads, runs interleaved so machine load
+hits all alike. Reports aggregate tokens/s and mean time to first token for 1
+and 4 concurrent streams, medians over rounds. Bounded: < 3 min.
 """
 
 from __future__ import annotations
@@ -84,6 +89,34 @@ async def direct_stream(server: Any, prompt: str, tokens: int) -> Result:
     return first, time.perf_counter() - started, output
 
 
+async def http_stream(session: aiohttp.ClientSession, address: str, api_key: str, prompt: str, tokens: int) -> Result:
+    body = {
+        "model": weights.PUBLIC_ID,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": tokens,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"}
+    started = time.perf_counter()
+    first = 0.0
+    output = 0
+    async with session.post(f"{address}/v1/chat/completions", data=orjson.dumps(body), headers=headers) as resp:
+        assert resp.status == 200, await resp.text()
+        async for line in resp.content:
+            if not line.startswith(b"data: {"):
+                continue
+            chunk = orjson.loads(line[6:])
+            choices = chunk.get("choices") or []
+            if not first and choices and (choices[0].get("delta") or {}).get("content"):
+                first = time.perf_counter() - started
+            if chunk.get("usage"):
+                output = chunk["usage"]["completion_tokens"]
+    return first, time.perf_counter() - started, output
+
+
 async def gateway_stream(session: aiohttp.ClientSession, url: str, prompt: str, tokens: int) -> Result:
     body = {"model": weights.PUBLIC_ID, "input": prompt, "max_output_tokens": tokens, "temperature": 0, "top_p": 1, "stream": True}
     started = time.perf_counter()
@@ -136,7 +169,7 @@ def settings(tmp: Path) -> Settings:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="compute threads (0: one per core)")
     parser.add_argument("--poll", type=int, default=None, help="llama.cpp busy-wait level 0-100 (default: its own, 50)")
     args = parser.parse_args()
@@ -146,33 +179,39 @@ async def main() -> None:
         sys.exit(f"local model not installed: {weights.INSTALL_HINT}")
     from responses_gateway.runtime import run_all
 
-    deadline = time.monotonic() + 100
+    deadline = time.monotonic() + 160
     server = await asyncio.to_thread(direct_server)
     with tempfile.TemporaryDirectory() as tmp:
-        async with run_all(settings(Path(tmp))) as (_service, bridge), aiohttp.ClientSession() as session:
+        async with run_all(settings(Path(tmp))) as (service, bridge), aiohttp.ClientSession() as session:
             url = f"http://127.0.0.1:{bridge.http_port}"
+            provider: Any = service.router.deployments(weights.PUBLIC_ID)[0].provider
+            address = await provider._engine.address()  # the gateway's own llama.cpp child
             direct = lambda prompt: direct_stream(server, prompt, args.tokens)  # noqa: E731
+            over_http = lambda prompt: http_stream(session, address, provider._engine.api_key, prompt, args.tokens)  # noqa: E731
             gateway = lambda prompt: gateway_stream(session, url, prompt, args.tokens)  # noqa: E731
-            await round_of(direct, 1)  # warm up both (model load, prompt caches)
-            await round_of(gateway, 1)
-            rows: list[tuple[int, list[tuple[float, float]], list[tuple[float, float]]]] = []
+            for run in (direct, over_http, gateway):  # warm up (model load, prompt caches)
+                await round_of(run, 1)
+            rows: list[tuple[int, list[list[tuple[float, float]]]]] = []
             for streams in (1, 4):
-                d: list[tuple[float, float]] = []
-                g: list[tuple[float, float]] = []
+                measured: list[list[tuple[float, float]]] = [[], [], []]
                 for _ in range(args.reps):
                     if time.monotonic() > deadline:
                         break
-                    d.append(await round_of(direct, streams))
-                    g.append(await round_of(gateway, streams))
-                rows.append((streams, d, g))
+                    for runs, run in zip(measured, (direct, over_http, gateway), strict=True):
+                        runs.append(await round_of(run, streams))
+                rows.append((streams, measured))
     print(f"local model {weights.PUBLIC_ID}: {args.tokens} output tokens per stream, temperature 0, "
-          f"{SLOTS} slots, {THREADS} threads, poll {POLL if POLL is not None else 'default'}; median of {args.reps} interleaved runs")
-    print(f"{'streams':>7} | {'direct tok/s':>12} | {'gateway tok/s':>13} | {'ratio':>6} | "
-          f"{'direct TTFT ms':>14} | {'gateway TTFT ms':>15} | {'added ms':>8}")
-    for streams, d, g in rows:
-        dt, gt = statistics.median(x[0] for x in d), statistics.median(x[0] for x in g)
-        df, gf = statistics.median(x[1] for x in d) * 1000, statistics.median(x[1] for x in g) * 1000
-        print(f"{streams:>7} | {dt:>12.1f} | {gt:>13.1f} | {gt / dt:>6.3f} | {df:>14.1f} | {gf:>15.1f} | {gf - df:>8.1f}")
+          f"{SLOTS} slots, {THREADS} threads, poll {POLL if POLL is not None else 'default'}; medians of {args.reps} interleaved rounds")
+    print("tokens/s (aggregate) and mean time to first token; ratios are gateway ÷ baseline (tok/s) and baseline ÷ gateway (TTFT)")
+    print(f"{'streams':>7} | {'in-process':>10} {'HTTP':>6} {'gateway':>7} tok/s | {'ratio':>5} {'ratio':>5} | "
+          f"{'in-process':>10} {'HTTP':>6} {'gateway':>7} TTFT ms | {'ratio':>5} {'ratio':>5} | {'added ms':>8}")
+    for streams, (d, h, g) in rows:
+        dt, ht, gt = (statistics.median(x[0] for x in r) for r in (d, h, g))
+        df, hf, gf = (statistics.median(x[1] for x in r) * 1000 for r in (d, h, g))
+        print(f"{streams:>7} | {dt:>10.1f} {ht:>6.1f} {gt:>7.1f}       | {gt / dt:>5.3f} {gt / ht:>5.3f} | "
+              f"{df:>10.1f} {hf:>6.1f} {gf:>7.1f}         | {df / gf:>5.3f} {hf / gf:>5.3f} | {gf - hf:>8.1f}")
+    print("first ratio: against in-process xllamacpp; second: against the same llama.cpp server over HTTP; "
+          "added ms: gateway TTFT − HTTP TTFT")
 
 
 if __name__ == "__main__":

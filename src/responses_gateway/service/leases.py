@@ -13,7 +13,9 @@ import contextlib
 import logging
 import time
 
-from responses_gateway.store import ResponseRepository, Store
+from sqlalchemy import Connection
+
+from responses_gateway.store import Store, writes
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +35,20 @@ class LeaseKeeper:
 
     async def reclaim(self) -> list[str]:
         """Fail what this owner left unfinished and any expired claims; run at start-up."""
-        async with self._store.session() as session, session.begin():
-            failed = await ResponseRepository(session).fail_orphans(now=int(time.time()), owner=self.owner)
+        now = int(time.time())
+        failed = await self._store.write(lambda c: writes.fail_orphans(c, now=now, owner=self.owner))
         if failed:
             log.warning("marked %d interrupted responses failed", len(failed))
         return failed
 
     async def _tick(self) -> None:
-        async with self._store.session() as session, session.begin():
-            repo = ResponseRepository(session)
-            await repo.renew_leases(self.owner, self.lease_until())
-            failed = await repo.fail_orphans(now=int(time.time()))
+        owner, lease, now = self.owner, self.lease_until(), int(time.time())
+
+        def renew_and_sweep(c: Connection) -> list[str]:
+            writes.renew_leases(c, owner, lease)
+            return writes.fail_orphans(c, now=now)
+
+        failed = await self._store.write(renew_and_sweep)
         if failed:
             log.warning("marked %d responses of dead replicas failed", len(failed))
 

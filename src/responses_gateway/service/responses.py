@@ -30,7 +30,7 @@ from responses_gateway.service.leases import LeaseKeeper
 from responses_gateway.service.validation import validate_create
 from responses_gateway.config import ModelConfig
 from responses_gateway.service import conversation
-from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store
+from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store, writes
 
 log = logging.getLogger(__name__)
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -180,9 +180,10 @@ class ResponsesService:
             return None
         record = _record(prep.snapshot, ctx, owner=self._leases.owner, lease=self._leases.lease_until())
 
+        inputs = _input_records(prep)
+
         async def begin() -> bool:
-            async with self._store.session() as session, session.begin():
-                await ResponseRepository(session).begin_response(record, _input_records(prep))
+            await self._store.write(lambda c: writes.begin_response(c, record, inputs))
             return True
 
         return asyncio.create_task(begin())
@@ -202,13 +203,13 @@ class ResponsesService:
         record = _record(final, ctx)
         output_counts = await conversation.count_items(prep.conversation.counter, output)
         output_records = _records(output, output_counts, prep.conversation.counter.name)
-        async with self._store.session() as session, session.begin():
-            repo = ResponseRepository(session)
-            if begun is None:  # never claimed (a unary create): one plain insert
-                await repo.save_response(record, _input_records(prep), output_records)
-                written = True
-            else:
-                written = await repo.finish_response(record, output_records, None if claimed else _input_records(prep))
+        inputs = _input_records(prep)
+        if begun is None:  # never claimed (a unary create): one plain insert
+            await self._store.write(lambda c: writes.save_response(c, record, inputs, output_records))
+            written = True
+        else:
+            unclaimed = None if claimed else inputs
+            written = await self._store.write(lambda c: writes.finish_response(c, record, output_records, unclaimed))
         if not written:
             log.warning("response %s was no longer in progress when it finished; kept as stored", final.id)
             return
@@ -341,8 +342,7 @@ class ResponsesService:
     async def delete(self, response_id: str, ctx: CallContext) -> spb.DeleteResponseResponse:
         """Delete a stored response and its items."""
         self._cache.invalidate(ctx.tenant_id, response_id)
-        async with self._store.session() as session, session.begin():
-            deleted = await ResponseRepository(session).delete_response(ctx.tenant_id, response_id)
+        deleted = await self._store.write(lambda c: writes.delete_response(c, ctx.tenant_id, response_id))
         if not deleted:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
         return spb.DeleteResponseResponse(id=response_id, object="response", deleted=True)

@@ -4,6 +4,7 @@
 never commits. Items and responses are opaque serialized bytes plus the columns queried on.
 """
 
+from . import writes
 from .database import Store
 from .models import Base, ResponseItemRow, ResponseRow
 from .records import ChainItem, ItemKind, ItemRecord, ResponseRecord
@@ -21,4 +22,5 @@ __all__ = [
     "ResponseRepository",
     "ResponseRow",
     "Store",
+    "writes",
 ]
