@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from . import migrations
+from .writer import GroupCommitWriter
 
 __all__ = ["Store"]
 
@@ -35,20 +35,17 @@ class Store:
     """Owns the engines and sessionmaker; one per process.
 
     Reads go through the async engine. Writes go through `write`: on a SQLite
-    file, one dedicated thread with its own connection runs each transaction
-    whole, so a write costs one hop to that thread instead of one per
-    statement (aiosqlite's way), and SQLite's single writer never waits on
-    another connection of ours; elsewhere the same functions run on the async
-    engine.
+    file, one dedicated thread with its own connection runs them whole, with
+    group commit (`writer.GroupCommitWriter`), so a write costs one hop to that
+    thread instead of one per statement (aiosqlite's way), a burst shares one
+    commit, and SQLite's single writer never waits on another connection of
+    ours; elsewhere the same functions run on the async engine.
     """
 
-    def __init__(self, engine: AsyncEngine, writer: Engine | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, writer: GroupCommitWriter | None = None) -> None:
         self._engine = engine
         self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         self._writer = writer
-        self._writer_thread = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer") if writer is not None else None
-        )
 
     @classmethod
     async def open(cls, url: str | URL) -> Store:
@@ -57,18 +54,17 @@ class Store:
         engine = create_async_engine(parsed, **_engine_options(parsed))
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
-        writer: Engine | None = None
-        if parsed.get_backend_name() == "sqlite" and not _is_sqlite_memory(parsed):
-            writer = create_engine(parsed.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0)
-            event.listen(writer, "connect", _apply_sqlite_pragmas)
         try:
             async with engine.connect():  # fail at start-up, not on the first request
                 pass
         except BaseException:
             await engine.dispose()
-            if writer is not None:
-                writer.dispose()
             raise
+        writer: GroupCommitWriter | None = None
+        if parsed.get_backend_name() == "sqlite" and not _is_sqlite_memory(parsed):
+            sync_engine = create_engine(parsed.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0)
+            event.listen(sync_engine, "connect", _apply_sqlite_pragmas)
+            writer = GroupCommitWriter(sync_engine)
         return cls(engine, writer)
 
     @property
@@ -85,15 +81,10 @@ class Store:
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` (see `store.writes`) in a transaction of its own and commit it; its result."""
-        if self._writer is not None and self._writer_thread is not None:
-            return await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._write_now, fn)
+        if self._writer is not None:
+            return await self._writer.write(fn)
         async with self._engine.begin() as connection:
             return await connection.run_sync(fn)
-
-    def _write_now(self, fn: Callable[[Connection], T]) -> T:
-        assert self._writer is not None
-        with self._writer.begin() as connection:
-            return fn(connection)
 
     async def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema to `revision` with Alembic, on one transaction of this engine."""
@@ -101,10 +92,8 @@ class Store:
             await connection.run_sync(migrations.upgrade, revision)
 
     async def close(self) -> None:
-        if self._writer_thread is not None and self._writer is not None:
-            writer = self._writer
-            await asyncio.get_running_loop().run_in_executor(self._writer_thread, writer.dispose)
-            self._writer_thread.shutdown(wait=True)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.close)
         await self._engine.dispose()
 
 
