@@ -88,3 +88,22 @@ async def test_writes_queued_at_close_are_committed(tmp_path: Path) -> None:
         assert all([await stored(reopened, f"resp_{i}") for i in range(20)])
     finally:
         await reopened.close()
+
+
+async def test_checkpoints_happen_beside_the_writer_not_inside_commits(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    try:
+        writer = store._writer
+        assert isinstance(writer, GroupCommitWriter)
+        for i in range(50):
+            await store.write(lambda c, i=i: writes.save_response(c, record(f"resp_{i}"), ITEMS, ITEMS))
+        for _ in range(60):  # the checkpointer runs at least once a second while there are commits
+            if writer.checkpoints:
+                break
+            await asyncio.sleep(0.05)
+        assert writer.checkpoints >= 1
+        wal = tmp_path / "writer.db-wal"
+        assert wal.exists()
+    finally:
+        await store.close()
+    assert not (tmp_path / "writer.db-wal").exists() or (tmp_path / "writer.db-wal").stat().st_size == 0

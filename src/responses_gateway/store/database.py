@@ -62,7 +62,7 @@ class Store:
             raise
         writer: GroupCommitWriter | None = None
         if parsed.get_backend_name() == "sqlite" and not _is_sqlite_memory(parsed):
-            sync_engine = create_engine(parsed.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0)
+            sync_engine = create_engine(parsed.set(drivername="sqlite+pysqlite"), pool_size=2, max_overflow=0)
             event.listen(sync_engine, "connect", _apply_sqlite_pragmas)
             writer = GroupCommitWriter(sync_engine)
         return cls(engine, writer)

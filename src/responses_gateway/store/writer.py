@@ -8,6 +8,10 @@ costs little more than one. A write's caller resumes only once its
 transaction has committed. If any write of a group fails, the group is rolled
 back and each of its writes is run again alone, so one bad write fails only
 its own caller.
+
+Checkpoints (copying the WAL back into the database file, with its fsync) are
+taken by a second thread on its own connection, PASSIVE, so no commit ever
+waits for one: the writer's connection has automatic checkpoints turned off.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ T = TypeVar("T")
 
 # Bounds one transaction: a long queue drains in several commits rather than one huge one.
 MAX_GROUP = 256
+# A checkpoint after this many commits, or this often when there were any.
+CHECKPOINT_COMMITS = 500
+CHECKPOINT_SECONDS = 1.0
 
 _Job = tuple[Callable[[Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
 _Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
@@ -36,12 +43,18 @@ class GroupCommitWriter:
     """Runs write functions on one connection in one thread, committing what is queued together."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self._engine = engine  # needs two connections: the writer's and the checkpointer's
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
-        self._thread.start()
+        self._checkpoint_due = threading.Event()
+        self._stopping = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoints, name="sqlite-checkpoint", daemon=True)
         self.groups = 0  # transactions committed (tests and benchmarks read it)
         self.writes = 0
+        self.checkpoints = 0
+        self._since_checkpoint = 0
+        self._thread.start()
+        self._checkpointer.start()
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """`fn(connection)` inside a transaction; returns its result once that transaction committed."""
@@ -55,10 +68,15 @@ class GroupCommitWriter:
         """Finish what is queued, then stop the thread and close the connection."""
         self._jobs.put(None)
         self._thread.join()
+        self._stopping.set()
+        self._checkpoint_due.set()
+        self._checkpointer.join()
         self._engine.dispose()
 
     def _run(self) -> None:
         with self._engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            conn.commit()
             while True:
                 first = self._jobs.get()
                 if first is None:
@@ -91,6 +109,9 @@ class GroupCommitWriter:
             else:
                 outcomes = [self._alone(conn, job) for job in group]
         self.writes += len(group)
+        self._since_checkpoint += 1
+        if self._since_checkpoint >= CHECKPOINT_COMMITS:
+            self._checkpoint_due.set()
         by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for (_, _, loop), outcome in zip(group, outcomes, strict=True):
             by_loop.setdefault(loop, []).append(outcome)
@@ -99,6 +120,27 @@ class GroupCommitWriter:
                 loop.call_soon_threadsafe(_deliver, done)
             except RuntimeError:  # that loop has closed: nobody is waiting any more
                 pass
+
+    def _checkpoints(self) -> None:
+        with self._engine.connect() as conn:
+            while not self._stopping.is_set():
+                self._checkpoint_due.wait(CHECKPOINT_SECONDS)
+                self._checkpoint_due.clear()
+                if self._since_checkpoint == 0:
+                    continue
+                self._since_checkpoint = 0
+                try:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                    conn.commit()
+                    self.checkpoints += 1
+                except Exception:
+                    log.exception("SQLite checkpoint failed; retrying later")
+            # Leave the database file whole on a clean stop.
+            try:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.commit()
+            except Exception:
+                log.exception("final SQLite checkpoint failed")
 
     def _alone(self, conn: Connection, job: _Job) -> _Outcome:
         fn, future, _ = job
