@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -40,6 +41,7 @@ from responses_gateway.store import ItemRecord, ResponseRecord, ResponseReposito
 from responses_gateway.providers.openai_responses import STATELESS_ITEMS  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+WARM_UP = 10
 Row = tuple[str, int, float, float, float]  # database, depth, p50, p99, added p50 (gateway − direct)
 
 
@@ -117,15 +119,19 @@ async def _timed_post(http: aiohttp.ClientSession, url: str, payload: bytes, hea
     return (time.perf_counter() - started) * 1000
 
 
-async def measure(
-    http: aiohttp.ClientSession, gateway_url: str, direct_url: str, previous: str, history: list[object], samples: int, store: bool
-) -> tuple[list[float], list[float]]:
-    """Turn latencies (ms) forking from the same response (the depth stays fixed), and what each added.
+@dataclass
+class Cell:
+    """One (depth, store) combination: its turn request, the same request sent directly, what was measured."""
 
-    Each turn is paired with the same upstream request sent straight to the
-    fake, right after it, so the fake's own cost (which grows with depth) and
-    any drift in machine load cancel out of the difference.
-    """
+    depth: int
+    store: bool
+    turn: bytes
+    direct: bytes
+    times: list[float] = field(default_factory=list)
+    added: list[float] = field(default_factory=list)
+
+
+def cell(depth: int, store: bool, previous: str, history: list[object]) -> Cell:
     turn = orjson.dumps({"model": "gpt-5.4", "input": "and then?", "previous_response_id": previous, "store": store})
     direct = orjson.dumps(
         {
@@ -135,17 +141,27 @@ async def measure(
             "include": ["reasoning.encrypted_content"],
         }
     )
+    return Cell(depth, store, turn, direct)
+
+
+async def measure(http: aiohttp.ClientSession, gateway_url: str, direct_url: str, cells: list[Cell], samples: int) -> None:
+    """Fill every cell with `samples` turns, taking the cells in rotation.
+
+    A turn forks from the same response each time, so the depth stays fixed.
+    Each turn is paired with the same upstream request sent straight to the
+    fake right after it, so the fake's own cost (which grows with depth)
+    cancels out of the difference; rotating through the cells spreads any
+    drift in machine load over all of them alike.
+    """
     json_type = {"Content-Type": "application/json"}
     with_key = {**json_type, "Authorization": "Bearer sk-bench"}
-    times: list[float] = []
-    added: list[float] = []
-    for i in range(samples + 5):
-        gateway = await _timed_post(http, gateway_url, turn, json_type)
-        alone = await _timed_post(http, direct_url, direct, with_key)
-        if i >= 5:  # warm-up
-            times.append(gateway)
-            added.append(gateway - alone)
-    return times, added
+    for i in range(samples + WARM_UP):
+        for c in cells:
+            gateway = await _timed_post(http, gateway_url, c.turn, json_type)
+            alone = await _timed_post(http, direct_url, c.direct, with_key)
+            if i >= WARM_UP:
+                c.times.append(gateway)
+                c.added.append(gateway - alone)
 
 
 async def run_database(name: str, url: str, depths: list[int], samples: int) -> list[Row]:
@@ -162,25 +178,29 @@ async def run_database(name: str, url: str, depths: list[int], samples: int) -> 
             )
         ],
     )
-    rows: list[Row] = []
     try:
         async with run_all(settings) as (service, bridge):
             url_create = f"http://127.0.0.1:{bridge.http_port}/v1/responses"
+            cells: list[Cell] = []
+            for depth in depths:
+                last, history = await seed_chain(service.store, depth)
+                cells += [cell(depth, store, last, history) for store in (False, True)]
             async with aiohttp.ClientSession() as http:
-                for depth in depths:
-                    last, history = await seed_chain(service.store, depth)
-                    for store in (False, True):
-                        times, added = await measure(
-                            http, url_create, f"{base_url}/responses", last, history, samples, store
-                        )
-                        q = statistics.quantiles(times, n=100)
-                        rows.append(
-                            (f"{name} store={'on' if store else 'off'}", depth, statistics.median(times), q[98], statistics.median(added))
-                        )
+                await measure(http, url_create, f"{base_url}/responses", cells, samples)
     finally:
         upstream.terminate()
         await upstream.wait()
-    return rows
+    cells.sort(key=lambda c: (c.store, c.depth))
+    return [
+        (
+            f"{name} store={'on' if c.store else 'off'}",
+            c.depth,
+            statistics.median(c.times),
+            statistics.quantiles(c.times, n=100)[98],
+            statistics.median(c.added),
+        )
+        for c in cells
+    ]
 
 
 async def make_pg_database() -> str | None:
