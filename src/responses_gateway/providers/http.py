@@ -70,25 +70,34 @@ class UpstreamHTTP:
                         payload = await resp.read()
                     raise map_error(resp.status, payload, resp.headers)
                 events = aiter(iter_sse_data(resp))
-                while True:
+                async with asyncio.timeout_at(deadline):
                     try:
-                        if started:
-                            async with asyncio.timeout(self._timeouts.idle):
-                                data = await anext(events)
-                        else:
-                            async with asyncio.timeout_at(deadline):
-                                data = await anext(events)
+                        data = await anext(events)
                     except StopAsyncIteration:
                         return
-                    started = True
-                    yield data
+                started = True
+                # No timeout context may span a yield: the next read may run in another task.
+                watchdog = _IdleWatchdog(resp, self._timeouts.idle)
+                try:
+                    while True:
+                        yield data
+                        watchdog.waiting()
+                        try:
+                            data = await anext(events)
+                        except StopAsyncIteration:
+                            if watchdog.expired:
+                                raise _idle_timeout() from None
+                            return
+                        except (aiohttp.ClientError, SSEProtocolError):
+                            if watchdog.expired:
+                                raise _idle_timeout() from None
+                            raise
+                        watchdog.received()
+                finally:
+                    watchdog.stop()
             finally:
                 resp.release()
         except asyncio.TimeoutError as exc:
-            if started:
-                raise UpstreamError(
-                    "The upstream provider stopped sending events (idle timeout).", code="upstream_timeout", http_status=504
-                ) from exc
             raise transport_error(exc) from exc
         except (aiohttp.ClientError, SSEProtocolError) as exc:
             if started:
@@ -102,6 +111,59 @@ class UpstreamHTTP:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _idle_timeout() -> UpstreamError:
+    return UpstreamError(
+        "The upstream provider stopped sending events (idle timeout).", code="upstream_timeout", http_status=504
+    )
+
+
+class _IdleWatchdog:
+    """Closes the upstream response once no event came for `idle` seconds; one timer per idle period.
+
+    A stream of thousands of events would otherwise set and cancel a timer for
+    each; here a read only notes the time, and the timer, when it fires,
+    either re-arms for what is left of the period or closes the connection,
+    which ends the pending read whichever task is waiting on it. Only time
+    spent waiting for the upstream counts, not the time a consumer (a slow
+    client) takes while no read is pending.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse, idle: float) -> None:
+        self._response = response
+        self._idle = idle
+        self._loop = asyncio.get_running_loop()
+        self._since = self._loop.time()
+        self._pending = False
+        self.expired = False
+        self._timer: asyncio.TimerHandle | None = self._loop.call_at(self._since + idle, self._check)
+
+    def waiting(self) -> None:
+        """A read of the next event starts: the idle period starts now."""
+        self._since = self._loop.time()
+        self._pending = True
+
+    def received(self) -> None:
+        """The read returned an event."""
+        self._pending = False
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        due = self._since + self._idle
+        if not self._pending:
+            self._timer = self._loop.call_at(now + self._idle, self._check)
+        elif now >= due:
+            self._timer = None
+            self.expired = True
+            self._response.close()
+        else:
+            self._timer = self._loop.call_at(due, self._check)
 
 
 def transport_error(exc: BaseException) -> UpstreamError:
