@@ -248,6 +248,29 @@ async def test_stream_error_event_then_failed(stub: Stub) -> None:
     assert failed.error.message
 
 
+async def test_batched_stream_carries_the_same_events_in_fewer_messages(stub: Stub) -> None:
+    """StreamResponseBatches: what the bridge uses over the hop; same events, same order."""
+    prompt = "please echo these twelve words back to me in order right now thanks"
+    plain = await collect(stub.StreamResponse(create(prompt, store=False)))
+    batches = [batch async for batch in stub.StreamResponseBatches(create(prompt, store=False))]
+    flat = [event for batch in batches for event in batch.events]
+    assert all(batch.events for batch in batches)
+    assert [e.WhichOneof("event") for e in flat] == [e.WhichOneof("event") for e in plain]
+    assert [e.sequence_number for e in flat] == list(range(len(flat)))
+    assert flat[-1].completed.response.output[-1].message.parts.parts[0].output_text.text == (
+        plain[-1].completed.response.output[-1].message.parts.parts[0].output_text.text
+    )
+    assert len(batches) < len(flat)  # the fake sends its deltas in bursts: they travel together
+
+
+async def test_batched_stream_errors_before_the_first_event_are_statuses(stub: Stub) -> None:
+    call = stub.StreamResponseBatches(create("hi [[http:429]]"))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call.read()
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error_detail(info.value).http_status == 429
+
+
 # --- models -------------------------------------------------------------------
 
 

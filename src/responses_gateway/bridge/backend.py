@@ -119,10 +119,12 @@ class RemoteBackend:
         return reply
 
     async def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]:
-        call = self._stub.StreamResponse(request)
+        # Batches: the events ready together cross the hop in one message.
+        call = self._stub.StreamResponseBatches(request)
         try:
-            async for event in call:
-                yield event
+            async for batch in call:
+                for event in batch.events:
+                    yield event
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from None
         finally:

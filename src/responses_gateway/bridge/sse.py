@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -11,58 +11,11 @@ from aiohttp import web
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.codec import event_to_sse
+from responses_gateway.coalesce import coalesced
 from responses_gateway.errors import GatewayError, InternalError
 
 DONE = b"data: [DONE]\n\n"
 log = logging.getLogger(__name__)
-
-
-# Past this many bytes waiting for a slow client, the stream stops reading from the service.
-HIGH_WATER = 256 * 1024
-
-
-class _Frames:
-    """SSE frames waiting to be written: whatever piled up since the last write goes out as one."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.size = 0
-        self.ready = asyncio.Event()
-        self.room = asyncio.Event()
-        self.room.set()
-        self.done = False
-        self.error: GatewayError | None = None
-        self.last: epb.ResponseStreamEvent | None = None
-
-    def add(self, frame: bytes) -> None:
-        self.parts.append(frame)
-        self.size += len(frame)
-        self.ready.set()
-
-    def take(self) -> bytes:
-        chunk = b"".join(self.parts)
-        self.parts.clear()
-        self.size = 0
-        self.room.set()
-        return chunk
-
-
-async def _produce(frames: _Frames, events: AsyncIterator[epb.ResponseStreamEvent]) -> None:
-    try:
-        async for event in events:
-            frames.last = event
-            frames.add(event_to_sse(event))
-            if frames.size > HIGH_WATER:
-                frames.room.clear()
-                await frames.room.wait()
-    except GatewayError as exc:
-        frames.error = exc
-    except Exception:
-        log.exception("the event stream failed")
-        frames.error = InternalError("The server had an error while processing your request.")
-    finally:
-        frames.done = True
-        frames.ready.set()
 
 
 async def write_sse(
@@ -70,9 +23,9 @@ async def write_sse(
 ) -> web.StreamResponse:
     """Stream events already started by the service; the first one is in hand.
 
-    Events are read from the service by a task of their own and written by
-    this one, so that every event produced while a write was pending (a burst
-    from one upstream read) goes out in a single write instead of one each.
+    After the first, events are read from the service by a task of their own
+    (`coalesce`), so that every event produced while a write was pending (a
+    burst from one upstream read) goes out in a single write instead of one each.
 
     The service ends every stream with one terminal event. If the transport to
     it breaks mid-way (remote backend), the bridge ends the stream itself with
@@ -88,30 +41,25 @@ async def write_sse(
         }
     )
     await response.prepare(request)
-    frames = _Frames()
-    frames.add(event_to_sse(first))
-    producer = asyncio.create_task(_produce(frames, events))
+    last = first
     try:
-        while True:
-            await frames.ready.wait()
-            frames.ready.clear()
-            chunk = frames.take()
-            if chunk:
-                await response.write(chunk)
-            if frames.done and not frames.parts:
-                break
-        if frames.error is not None:
-            await _write_failure(response, first, frames.last or first, frames.error)
+        await response.write(event_to_sse(first))
+        try:
+            # Closed on the way out, so the reading task is gone before the caller closes `events`.
+            async with contextlib.aclosing(coalesced(events)) as batches:
+                async for batch in batches:
+                    last = batch[-1]
+                    await response.write(b"".join(map(event_to_sse, batch)))
+        except GatewayError as exc:
+            await _write_failure(response, first, last, exc)
+        except Exception:
+            log.exception("the event stream failed")
+            await _write_failure(response, first, last, InternalError("The server had an error while processing your request."))
         await response.write(DONE)
         await response.write_eof()
     except ConnectionResetError:
         # The client went away: the caller closes the events, which cancels the upstream call.
         log.debug("client disconnected mid-stream")
-    finally:
-        if not producer.done():
-            producer.cancel()
-        # The events are closed by the caller only once nothing is reading them.
-        await asyncio.gather(producer, return_exceptions=True)
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
@@ -15,6 +16,7 @@ from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.api.v1 import service_pb2_grpc
+from responses_gateway.coalesce import coalesced
 from responses_gateway.errors import GatewayError, InternalError
 from responses_gateway.service.responses import CallContext, ResponsesService
 
@@ -56,14 +58,16 @@ class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
     async def StreamResponse(
         self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[epb.ResponseStreamEvent]:
-        try:
-            async for event in self._service.stream(request, self._ctx(context)):
-                yield event
-        except GatewayError as exc:
-            await context.abort_with_status(error_status(exc))
-        except Exception:
-            log.exception("unhandled error in stream")
-            await context.abort_with_status(error_status(InternalError("The server had an error while processing your request.")))
+        async for event in _aborting_on_error(self._service.stream(request, self._ctx(context)), context):
+            yield event
+
+    async def StreamResponseBatches(
+        self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[spb.ResponseStreamEventBatch]:
+        events = self._service.stream(request, self._ctx(context))
+        async with contextlib.aclosing(coalesced(events)) as batches:
+            async for batch in _aborting_on_error(batches, context):
+                yield spb.ResponseStreamEventBatch(events=batch)
 
     async def GetResponse(self, request: spb.GetResponseRequest, context: grpc.aio.ServicerContext) -> pb.Response:
         return await self._unary(context, lambda: self._service.get(request.id, self._ctx(context), request.include))
@@ -91,3 +95,15 @@ class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
         self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext
     ) -> spb.CountInputTokensResponse:
         return await self._unary(context, lambda: self._service.count_input_tokens(request, self._ctx(context)))
+
+
+async def _aborting_on_error(items: AsyncIterator[T], context: grpc.aio.ServicerContext) -> AsyncIterator[T]:
+    """The stream's items; a failure ends the RPC with its status (before the first item, the only outcome)."""
+    try:
+        async for item in items:
+            yield item
+    except GatewayError as exc:
+        await context.abort_with_status(error_status(exc))
+    except Exception:
+        log.exception("unhandled error in stream")
+        await context.abort_with_status(error_status(InternalError("The server had an error while processing your request.")))

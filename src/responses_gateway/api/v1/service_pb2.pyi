@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from responses_gateway.api.v1 import events_pb2 as _events_pb2
 from responses_gateway.api.v1 import items_pb2 as _items_pb2
 import builtins as _builtins
 import sys
@@ -323,3 +324,25 @@ class Model(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Model: _TypeAlias = Model  # noqa: Y015
+
+@_typing.final
+class ResponseStreamEventBatch(_message.Message):
+    """Consecutive events of one response stream, in order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.ResponseStreamEvent]: ...
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[_events_pb2.ResponseStreamEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResponseStreamEventBatch: _TypeAlias = ResponseStreamEventBatch  # noqa: Y015

@@ -49,6 +49,11 @@ class ResponsesServiceStub:
                 request_serializer=responses__gateway_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
                 response_deserializer=responses__gateway_dot_v1_dot_events__pb2.ResponseStreamEvent.FromString,
                 _registered_method=True)
+        self.StreamResponseBatches = channel.unary_stream(
+                '/responses_gateway.v1.ResponsesService/StreamResponseBatches',
+                request_serializer=responses__gateway_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
+                response_deserializer=responses__gateway_dot_v1_dot_service__pb2.ResponseStreamEventBatch.FromString,
+                _registered_method=True)
         self.GetResponse = channel.unary_unary(
                 '/responses_gateway.v1.ResponsesService/GetResponse',
                 request_serializer=responses__gateway_dot_v1_dot_service__pb2.GetResponseRequest.SerializeToString,
@@ -101,6 +106,15 @@ class ResponsesServiceServicer:
 
     def StreamResponse(self, request, context):
         """Creates a response and streams its events, ending with a terminal event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamResponseBatches(self, request, context):
+        """As StreamResponse, but the events that are ready together travel in one
+        message: a burst costs one HTTP/2 frame, not one per event (the bridge
+        uses it; the order and the events are the same).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -167,6 +181,11 @@ def add_ResponsesServiceServicer_to_server(servicer, server):
                     servicer.StreamResponse,
                     request_deserializer=responses__gateway_dot_v1_dot_responses__pb2.CreateResponseRequest.FromString,
                     response_serializer=responses__gateway_dot_v1_dot_events__pb2.ResponseStreamEvent.SerializeToString,
+            ),
+            'StreamResponseBatches': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamResponseBatches,
+                    request_deserializer=responses__gateway_dot_v1_dot_responses__pb2.CreateResponseRequest.FromString,
+                    response_serializer=responses__gateway_dot_v1_dot_service__pb2.ResponseStreamEventBatch.SerializeToString,
             ),
             'GetResponse': grpc.unary_unary_rpc_method_handler(
                     servicer.GetResponse,
@@ -261,6 +280,33 @@ class ResponsesService:
             '/responses_gateway.v1.ResponsesService/StreamResponse',
             responses__gateway_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
             responses__gateway_dot_v1_dot_events__pb2.ResponseStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamResponseBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/responses_gateway.v1.ResponsesService/StreamResponseBatches',
+            responses__gateway_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
+            responses__gateway_dot_v1_dot_service__pb2.ResponseStreamEventBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,11 @@ class ResponsesServiceStub:
     """Creates a response and returns it when it is finished."""
     StreamResponse: _grpc.UnaryStreamMultiCallable[_responses_pb2.CreateResponseRequest, _events_pb2.ResponseStreamEvent]
     """Creates a response and streams its events, ending with a terminal event."""
+    StreamResponseBatches: _grpc.UnaryStreamMultiCallable[_responses_pb2.CreateResponseRequest, _service_pb2.ResponseStreamEventBatch]
+    """As StreamResponse, but the events that are ready together travel in one
+    message: a burst costs one HTTP/2 frame, not one per event (the bridge
+    uses it; the order and the events are the same).
+    """
     GetResponse: _grpc.UnaryUnaryMultiCallable[_service_pb2.GetResponseRequest, _responses_pb2.Response]
     """Returns a stored response."""
     DeleteResponse: _grpc.UnaryUnaryMultiCallable[_service_pb2.DeleteResponseRequest, _service_pb2.DeleteResponseResponse]
@@ -69,6 +74,11 @@ class ResponsesServiceAsyncStub(ResponsesServiceStub):
     """Creates a response and returns it when it is finished."""
     StreamResponse: _aio.UnaryStreamMultiCallable[_responses_pb2.CreateResponseRequest, _events_pb2.ResponseStreamEvent]  # type: ignore[assignment]
     """Creates a response and streams its events, ending with a terminal event."""
+    StreamResponseBatches: _aio.UnaryStreamMultiCallable[_responses_pb2.CreateResponseRequest, _service_pb2.ResponseStreamEventBatch]  # type: ignore[assignment]
+    """As StreamResponse, but the events that are ready together travel in one
+    message: a burst costs one HTTP/2 frame, not one per event (the bridge
+    uses it; the order and the events are the same).
+    """
     GetResponse: _aio.UnaryUnaryMultiCallable[_service_pb2.GetResponseRequest, _responses_pb2.Response]  # type: ignore[assignment]
     """Returns a stored response."""
     DeleteResponse: _aio.UnaryUnaryMultiCallable[_service_pb2.DeleteResponseRequest, _service_pb2.DeleteResponseResponse]  # type: ignore[assignment]
@@ -105,6 +115,17 @@ class ResponsesServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_events_pb2.ResponseStreamEvent], _abc.AsyncIterator[_events_pb2.ResponseStreamEvent]]:
         """Creates a response and streams its events, ending with a terminal event."""
+
+    @_abc_1.abstractmethod
+    def StreamResponseBatches(
+        self,
+        request: _responses_pb2.CreateResponseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_service_pb2.ResponseStreamEventBatch], _abc.AsyncIterator[_service_pb2.ResponseStreamEventBatch]]:
+        """As StreamResponse, but the events that are ready together travel in one
+        message: a burst costs one HTTP/2 frame, not one per event (the bridge
+        uses it; the order and the events are the same).
+        """
 
     @_abc_1.abstractmethod
     def GetResponse(
