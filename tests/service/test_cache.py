@@ -1,4 +1,4 @@
-"""The conversation cache stays within its weight, counting encodings added after the fact."""
+"""The conversation cache stays within its size in bytes, counting encodings added after the fact."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def transcript(n: int, text: str = "x") -> Transcript:
 
 
 def test_least_recently_used_conversations_leave_first() -> None:
-    cache = ConversationCache(max_weight=25)
+    size = transcript(10).memory_bytes()
+    cache = ConversationCache(max_weight=int(size * 2.5))
     cache.put("t", "a", transcript(10))
     cache.put("t", "b", transcript(10))
     assert cache.get("t", "a") is not None  # a is now the most recent
@@ -29,11 +30,12 @@ def test_least_recently_used_conversations_leave_first() -> None:
 
 
 def test_an_encoding_made_after_caching_counts_towards_the_bound() -> None:
-    cache = ConversationCache(max_weight=200)
     big = transcript(100, "y" * 400)
+    small = transcript(5)
+    cache = ConversationCache(max_weight=big.memory_bytes() + small.memory_bytes() + 1000)
     cache.put("t", "big", big)
-    cache.put("t", "small", transcript(5))
-    big.encoded(STATELESS_ITEMS)  # ~45 KB of JSON: weight 100 + ~175
+    cache.put("t", "small", small)
+    big.encoded(STATELESS_ITEMS)  # ~45 KB of JSON more
     assert cache.get("t", "big") is big
     assert cache.get("t", "small") is None
 

@@ -70,7 +70,7 @@ def uses_images(items: Iterable[ipb.Item]) -> bool:
 class Transcript:
     """Items oldest first, with token counts made by one tokenizer (`counter`); never mutated."""
 
-    __slots__ = ("items", "counts", "counter", "total_tokens", "uses_images", "_encodings", "_base")
+    __slots__ = ("items", "counts", "counter", "total_tokens", "item_bytes", "uses_images", "_encodings", "_base")
 
     def __init__(
         self,
@@ -87,6 +87,7 @@ class Transcript:
         self.counts: tuple[int, ...] = tuple(counts)
         self.counter = counter
         self.total_tokens = sum(self.counts)
+        self.item_bytes = sum(item.ByteSize() for item in self.items)
         self.uses_images = uses_images(self.items) if _images is None else _images
         self._encodings: dict[str, EncodedItems] = {}
         # Kept only until this transcript is first encoded from it.
@@ -106,6 +107,7 @@ class Transcript:
         out.counts = (*self.counts, *counts)
         out.counter = self.counter
         out.total_tokens = self.total_tokens + sum(counts)
+        out.item_bytes = self.item_bytes + sum(item.ByteSize() for item in items)
         out.uses_images = self.uses_images or uses_images(items)
         out._encodings = {}
         out._base = self
@@ -128,9 +130,14 @@ class Transcript:
         self._base = None
         return done
 
-    def encoded_bytes(self) -> int:
-        """Bytes held by this transcript's encodings (for cache accounting)."""
-        return sum(len(e.blob) + 8 * len(e.offsets) for e in self._encodings.values())
+    def memory_bytes(self) -> int:
+        """About what this transcript holds: its items (serialized size), references, and encodings.
+
+        Items shared with other transcripts are counted in each, so a cache
+        bounded by this errs on the side of holding less.
+        """
+        encodings = sum(len(e.blob) + 8 * len(e.offsets) for e in self._encodings.values())
+        return self.item_bytes + 16 * len(self.items) + encodings
 
 
 EMPTY = Transcript()

@@ -3,10 +3,11 @@
 A stored response never changes once finished, so the conversation it ends
 (history, its input, its output, with token counts and memoised upstream
 JSON) can be reused by the next turn as is. Entries share their item objects,
-so a long chain costs pointers, not copies. Bounded by a weight (item
-references plus encoded bytes / 256, re-read on use since encodings are added
-lazily); least recently used first out. Per process: a miss (another
-replica's turn, a restart) falls back to the database.
+so a long chain costs pointers, not copies. Bounded in bytes (each entry's
+`Transcript.memory_bytes`, re-read on use since encodings are added lazily,
+shared items counted in every entry that holds them); least recently used
+first out. Per process: a miss (another replica's turn, a restart) falls back
+to the database.
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ from collections import OrderedDict
 
 from responses_gateway.providers.transcript import Transcript
 
-_BYTES_PER_WEIGHT = 256
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 
 def _weight(entry: Transcript) -> int:
-    return len(entry) + entry.encoded_bytes() // _BYTES_PER_WEIGHT
+    return entry.memory_bytes()
 
 
 class ConversationCache:
     """An LRU map (tenant, response id) → the Transcript ending at that response."""
 
-    def __init__(self, max_weight: int = 2_000_000) -> None:
+    def __init__(self, max_weight: int = DEFAULT_MAX_BYTES) -> None:
         self._entries: OrderedDict[tuple[str, str], tuple[Transcript, int]] = OrderedDict()
         self._weight = 0
         self._max = max_weight
