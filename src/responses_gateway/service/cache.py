@@ -1,5 +1,9 @@
 """Recently finished conversations, kept so a continuation needs no chain query.
 
+The service keeps the conversations that are already chains (a response that
+continued another, or a chain just loaded for a continuation): a one-off
+answer is cached only once somebody continues it.
+
 A stored response never changes once finished, so the conversation it ends
 (history, its input, its output, with token counts and memoised upstream
 JSON) can be reused by the next turn as is. Entries share their item objects,

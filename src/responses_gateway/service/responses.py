@@ -213,7 +213,10 @@ class ResponsesService:
         if not written:
             log.warning("response %s was no longer in progress when it finished; kept as stored", final.id)
             return
-        self._cache.put(ctx.tenant_id, final.id, prep.conversation.then(output, output_counts))
+        if prep.conversation.history.items:
+            # Only conversations already being continued are kept: an answer with no
+            # history is cached once someone continues it (one chain query, then hits).
+            self._cache.put(ctx.tenant_id, final.id, prep.conversation.then(output, output_counts))
 
     async def _interrupted(
         self, prep: _Prepared, begun: asyncio.Task[bool] | None, assembler: StreamAssembler, ctx: CallContext
