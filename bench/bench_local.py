@@ -58,10 +58,9 @@ def direct_server() -> Any:
     return xllamacpp.Server(params)
 
 
-async def direct_stream(server: Any, prompt: str, tokens: int) -> Result:
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-    body = {
+def chat_body(prompt: str, tokens: int) -> dict[str, Any]:
+    """The same streamed Chat Completions request for both baselines."""
+    return {
         "messages": [{"role": "user", "content": prompt}],
         "max_tokens": tokens,
         "temperature": 0.0,
@@ -69,52 +68,55 @@ async def direct_stream(server: Any, prompt: str, tokens: int) -> Result:
         "stream": True,
         "stream_options": {"include_usage": True},
     }
+
+
+class ChunkTimes:
+    """Time to the first content chunk and the output token count, from chat chunks."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.first = 0.0
+        self.output = 0
+
+    def see(self, chunk: dict[str, Any]) -> None:
+        choices = chunk.get("choices") or []
+        if not self.first and choices and (choices[0].get("delta") or {}).get("content"):
+            self.first = time.perf_counter() - self.started
+        if chunk.get("usage"):
+            self.output = chunk["usage"]["completion_tokens"]
+
+    def result(self) -> Result:
+        return self.first, time.perf_counter() - self.started, self.output
+
+
+async def direct_stream(server: Any, prompt: str, tokens: int) -> Result:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    body = chat_body(prompt, tokens)
 
     def on_chunk(chunk: dict[str, Any]) -> bool:
         loop.call_soon_threadsafe(queue.put_nowait, chunk)
         return False
 
-    started = time.perf_counter()
+    times = ChunkTimes()
     done = loop.run_in_executor(None, server.handle_chat_completions, body, on_chunk)
     done.add_done_callback(lambda _: loop.call_soon_threadsafe(queue.put_nowait, None))
-    first = 0.0
-    output = 0
     while (chunk := await queue.get()) is not None:
-        choices = chunk.get("choices") or []
-        if not first and choices and (choices[0].get("delta") or {}).get("content"):
-            first = time.perf_counter() - started
-        if chunk.get("usage"):
-            output = chunk["usage"]["completion_tokens"]
+        times.see(chunk)
     await done
-    return first, time.perf_counter() - started, output
+    return times.result()
 
 
 async def http_stream(session: aiohttp.ClientSession, address: str, api_key: str, prompt: str, tokens: int) -> Result:
-    body = {
-        "model": weights.PUBLIC_ID,
-        "messages": [{"role": "user", "content": prompt}],
-        "max_tokens": tokens,
-        "temperature": 0.0,
-        "top_p": 1.0,
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
+    body = {"model": weights.PUBLIC_ID, **chat_body(prompt, tokens)}
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"}
-    started = time.perf_counter()
-    first = 0.0
-    output = 0
+    times = ChunkTimes()
     async with session.post(f"{address}/v1/chat/completions", data=orjson.dumps(body), headers=headers) as resp:
         assert resp.status == 200, await resp.text()
         async for line in resp.content:
-            if not line.startswith(b"data: {"):
-                continue
-            chunk = orjson.loads(line[6:])
-            choices = chunk.get("choices") or []
-            if not first and choices and (choices[0].get("delta") or {}).get("content"):
-                first = time.perf_counter() - started
-            if chunk.get("usage"):
-                output = chunk["usage"]["completion_tokens"]
-    return first, time.perf_counter() - started, output
+            if line.startswith(b"data: {"):
+                times.see(orjson.loads(line[6:]))
+    return times.result()
 
 
 async def gateway_stream(session: aiohttp.ClientSession, url: str, prompt: str, tokens: int) -> Result:
@@ -189,8 +191,8 @@ async def main() -> None:
             direct = lambda prompt: direct_stream(server, prompt, args.tokens)  # noqa: E731
             over_http = lambda prompt: http_stream(session, address, provider._engine.api_key, prompt, args.tokens)  # noqa: E731
             gateway = lambda prompt: gateway_stream(session, url, prompt, args.tokens)  # noqa: E731
-            for run in (direct, over_http, gateway):  # warm up (model load, prompt caches)
-                await round_of(run, 1)
+            for run in (direct, over_http, gateway):  # warm up (model load, every prompt's cache)
+                await round_of(run, 4)
             rows: list[tuple[int, list[list[tuple[float, float]]]]] = []
             for streams in (1, 4):
                 measured: list[list[tuple[float, float]]] = [[], [], []]

@@ -203,12 +203,13 @@ class ResponsesService:
         record = _record(final, ctx)
         output_counts = await conversation.count_items(prep.conversation.counter, output)
         output_records = _records(output, output_counts, prep.conversation.counter.name)
-        inputs = _input_records(prep)
         if begun is None:  # never claimed (a unary create): one plain insert
+            inputs = _input_records(prep)
             await self._store.write(lambda c: writes.save_response(c, record, inputs, output_records))
             written = True
         else:
-            unclaimed = None if claimed else inputs
+            # The input items were written with the claim; only a failed claim needs them here.
+            unclaimed = None if claimed else _input_records(prep)
             written = await self._store.write(lambda c: writes.finish_response(c, record, output_records, unclaimed))
         if not written:
             log.warning("response %s was no longer in progress when it finished; kept as stored", final.id)

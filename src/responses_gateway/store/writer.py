@@ -50,7 +50,6 @@ class GroupCommitWriter:
         self._stopping = threading.Event()
         self._checkpointer = threading.Thread(target=self._checkpoints, name="sqlite-checkpoint", daemon=True)
         self.groups = 0  # transactions committed (tests and benchmarks read it)
-        self.writes = 0
         self.checkpoints = 0
         self._since_checkpoint = 0
         self._thread.start()
@@ -108,7 +107,6 @@ class GroupCommitWriter:
                 outcomes = [(group[0][1], None, exc)]
             else:
                 outcomes = [self._alone(conn, job) for job in group]
-        self.writes += len(group)
         self._since_checkpoint += 1
         if self._since_checkpoint >= CHECKPOINT_COMMITS:
             self._checkpoint_due.set()
