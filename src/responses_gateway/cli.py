@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from responses_gateway.config import Settings
+from responses_gateway.heap import settle_after_start
 from responses_gateway.runtime import run_all, run_remote_bridge, run_service, wait_forever
 from responses_gateway.store import Store
 
@@ -93,16 +94,19 @@ async def _serve(settings: Settings, role: str) -> None:
     if role == "grpc":
         async with run_service(settings) as service:
             log.info("gRPC service on %s:%d", settings.grpc_host, service.grpc_port)
+            settle_after_start()
             await wait_forever()
     elif role == "bridge":
         async with run_remote_bridge(settings) as bridge:
             log.info("HTTP bridge on http://%s:%d → gRPC %s", settings.http_host, bridge.http_port, settings.backend_target)
+            settle_after_start()
             await wait_forever()
     else:
         async with run_all(settings) as (service, bridge):
             log.info(
                 "serving: HTTP http://%s:%d  gRPC %s:%d", settings.http_host, bridge.http_port, settings.grpc_host, service.grpc_port
             )
+            settle_after_start()
             await wait_forever()
 
 

@@ -38,7 +38,9 @@ class UpstreamHTTP:
         # Created lazily so it binds to the running loop.
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._config.pool_size, enable_cleanup_closed=True)
-            self._session = aiohttp.ClientSession(connector=connector)
+            # No cookie jar: one session serves every tenant, and an upstream's cookies
+            # (load balancers set them) must not travel from one client's call to the next.
+            self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     async def post_json(self, path: str, body: Any) -> bytes:
