@@ -80,3 +80,45 @@ def test_encrypted_reasoning_is_stored_but_hidden() -> None:
     assert asm.stored_output[0].reasoning.encrypted_content == "secret-state"
     assert asm.final is not None and not asm.final.output[0].reasoning.HasField("encrypted_content")
     assert asm.final.output[0].reasoning.status == "completed"
+
+
+def _part_added(index: int) -> epb.ResponseStreamEvent:
+    event = epb.ResponseStreamEvent()
+    event.content_part_added.output_index = index
+    event.content_part_added.part.output_text.text = ""
+    return event
+
+
+def test_a_stream_cut_mid_answer_keeps_every_delta_the_client_saw() -> None:
+    asm = StreamAssembler(_snapshot(), include_encrypted=False)
+    list(asm.start())
+    call = epb.ResponseStreamEvent()
+    call.output_item_added.output_index = 1
+    call.output_item_added.item.function_call.name = "lookup"
+    summary = epb.ResponseStreamEvent()
+    summary.reasoning_summary_part_added.output_index = 0
+    upstream = [_added(0, "reasoning"), summary]
+    for word in ("Thinking", " hard"):
+        delta = epb.ResponseStreamEvent()
+        delta.reasoning_summary_text_delta.output_index = 0
+        delta.reasoning_summary_text_delta.delta = word
+        upstream.append(delta)
+    upstream += [call]
+    for piece in ('{"q":', ' "x"}'):
+        delta = epb.ResponseStreamEvent()
+        delta.function_call_arguments_delta.output_index = 1
+        delta.function_call_arguments_delta.delta = piece
+        upstream.append(delta)
+    upstream += [_added(2, "message"), _part_added(2)]
+    upstream += [_delta(2, f" word{i}") for i in range(5000)]
+    for event in upstream:
+        list(asm.feed(event))
+    list(asm.fail(UpstreamError("gone", code="server_error")))
+
+    reasoning, function_call, message = asm.stored_output
+    assert [s.text for s in reasoning.reasoning.summary] == ["Thinking hard"]
+    assert function_call.function_call.arguments == '{"q": "x"}'
+    text = message.message.parts.parts[0].output_text.text
+    assert text == "".join(f" word{i}" for i in range(5000))
+    assert message.message.status == "incomplete"
+    assert asm.final is not None and asm.final.output[2].message.parts.parts[0].output_text.text == text
