@@ -62,6 +62,10 @@ class ChunkTranslator:
         self._output: list[ipb.Item] = []
         self._reasoning: ipb.Item | None = None
         self._message: ipb.Item | None = None
+        # The open items' text as deltas, joined once when the item closes
+        # (appending to a protobuf string copies it into the message's arena).
+        self._reasoning_text: list[str] = []
+        self._message_text: list[str] = []
         self._calls: dict[int, _Call] = {}
         self.finish_reason: str | None = None
         self.usage: pb.Usage | None = None
@@ -104,10 +108,9 @@ class ChunkTranslator:
             if self._summarize:
                 item.reasoning.summary.add()
         reasoning = self._reasoning.reasoning
-        reasoning.content[0].text += text
+        self._reasoning_text.append(text)
         event = epb.ResponseStreamEvent()
         if self._summarize:
-            reasoning.summary[0].text += text
             delta = event.reasoning_summary_text_delta
             delta.summary_index = 0
         else:
@@ -120,7 +123,11 @@ class ChunkTranslator:
         if item is None:
             return
         reasoning, index = item.reasoning, self._index_of(item)
-        text = reasoning.content[0].text if reasoning.content else ""
+        text = "".join(self._reasoning_text)
+        self._reasoning_text = []
+        reasoning.content[0].text = text
+        if self._summarize:
+            reasoning.summary[0].text = text
         if self._summarize:
             event = epb.ResponseStreamEvent()
             event.reasoning_summary_text_done.item_id = reasoning.id
@@ -160,7 +167,7 @@ class ChunkTranslator:
             yield event
             item.message.parts.parts.add().output_text.SetInParent()
         message = self._message.message
-        message.parts.parts[0].output_text.text += text
+        self._message_text.append(text)
         event = epb.ResponseStreamEvent()
         delta = event.output_text_delta
         delta.item_id, delta.output_index, delta.content_index, delta.delta = message.id, self._index_of(self._message), 0, text
@@ -171,7 +178,9 @@ class ChunkTranslator:
         if item is None:
             return
         message, index = item.message, self._index_of(item)
-        text = message.parts.parts[0].output_text.text
+        text = "".join(self._message_text)
+        self._message_text = []
+        message.parts.parts[0].output_text.text = text
         event = epb.ResponseStreamEvent()
         event.output_text_done.item_id, event.output_text_done.output_index = message.id, index
         event.output_text_done.text = text
