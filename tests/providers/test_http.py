@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 
 from responses_gateway.config import ProviderConfig, Timeouts
 from responses_gateway.errors import UpstreamError
@@ -57,3 +59,49 @@ async def test_the_next_read_may_come_from_another_task() -> None:
             return sum([1 async for _ in events])
 
         assert await asyncio.create_task(rest()) > 3
+
+
+async def test_a_stream_left_after_its_terminal_event_keeps_its_connection_for_the_next_call() -> None:
+    """The service stops reading at `response.completed`; the body's end, sent a moment later, is read aside."""
+    peers: set[object] = set()
+
+    async def late_end(request: web.Request) -> web.StreamResponse:
+        peers.add(request.transport.get_extra_info("peername") if request.transport else None)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b'data: {"type":"response.completed"}\n\n')
+        await asyncio.sleep(0.05)  # a proxy on the way flushes the body's last chunk separately
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/responses", late_end)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    http = UpstreamHTTP(ProviderConfig(name="openai", type="openai_responses", base_url=f"http://127.0.0.1:{port}/v1"), "k")
+    try:
+        for _ in range(4):
+            async with contextlib.aclosing(http.stream_sse("/responses", BODY)) as events:
+                async for data in events:
+                    assert b"response.completed" in data
+                    break  # as the service does: nothing after the terminal event is needed
+            await asyncio.sleep(0.1)
+        assert len(peers) == 1
+    finally:
+        await http.aclose()
+        await runner.cleanup()
+
+
+async def test_a_consumer_that_stops_mid_stream_still_ends_the_upstream_call() -> None:
+    async for fake, http in upstream(token_delay_ms=200, idle=5):
+        async with contextlib.aclosing(http.stream_sse("/responses", BODY)) as events:
+            async for _ in events:
+                break
+        for _ in range(100):
+            if fake.cancelled_streams:
+                break
+            await asyncio.sleep(0.02)
+        assert fake.cancelled_streams == 1

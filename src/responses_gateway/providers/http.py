@@ -33,6 +33,7 @@ class UpstreamHTTP:
         # Stream reads are timed per event below (first token, then idle).
         self._stream_timeout = aiohttp.ClientTimeout(total=t.total, connect=t.connect, sock_read=None)
         self._session: aiohttp.ClientSession | None = None
+        self._draining: set[asyncio.Task[None]] = set()
 
     def _client(self) -> aiohttp.ClientSession:
         # Created lazily so it binds to the running loop.
@@ -59,6 +60,7 @@ class UpstreamHTTP:
     async def stream_sse(self, path: str, body: Any) -> AsyncIterator[bytes]:
         """POST and yield each SSE `data` payload, enforcing first-token and idle timeouts."""
         started = False
+        drained_aside = False
         # One first-token deadline covers the response headers and the first event.
         deadline = asyncio.get_running_loop().time() + self._timeouts.first_token
         try:
@@ -82,7 +84,14 @@ class UpstreamHTTP:
                 watchdog = _IdleWatchdog(resp, self._timeouts.idle)
                 try:
                     while True:
-                        yield data
+                        try:
+                            yield data
+                        except GeneratorExit:
+                            # The consumer stopped, normally at the terminal event with only the
+                            # body's last chunk still to come: read it aside so the connection
+                            # goes back to the pool instead of being closed and dialled again.
+                            drained_aside = self._drain_later(resp)
+                            raise
                         watchdog.waiting()
                         try:
                             data = await anext(events)
@@ -98,7 +107,8 @@ class UpstreamHTTP:
                 finally:
                     watchdog.stop()
             finally:
-                resp.release()
+                if not drained_aside:
+                    resp.release()
         except asyncio.TimeoutError as exc:
             raise transport_error(exc) from exc
         except (aiohttp.ClientError, SSEProtocolError) as exc:
@@ -108,11 +118,43 @@ class UpstreamHTTP:
                 ) from exc
             raise transport_error(exc) from exc
 
+    def _drain_later(self, resp: aiohttp.ClientResponse) -> bool:
+        """Whether a task now owns `resp` (False: it ended already, and release() keeps it)."""
+        if resp.content.at_eof():
+            return False
+        task = asyncio.get_running_loop().create_task(_drain(resp))
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+        return True
+
     async def aclose(self) -> None:
         """Close the pool."""
+        for task in list(self._draining):
+            task.cancel()
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+# A body left after its consumer stopped is read for at most this long / this much, then closed.
+DRAIN_SECONDS = 0.5
+DRAIN_MAX_BYTES = 64 * 1024
+
+
+async def _drain(resp: aiohttp.ClientResponse) -> None:
+    """Read the rest of a body nobody needs, keeping the connection only if it ends soon."""
+    received = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while not resp.content.at_eof() and received <= DRAIN_MAX_BYTES:
+                received += len(await resp.content.readany())
+    except (asyncio.TimeoutError, aiohttp.ClientError):
+        pass
+    finally:
+        if resp.content.at_eof():
+            resp.release()
+        else:
+            resp.close()
 
 
 def _idle_timeout() -> UpstreamError:
