@@ -131,6 +131,8 @@ class UpstreamHTTP:
         """Close the pool."""
         for task in list(self._draining):
             task.cancel()
+        if self._draining:
+            await asyncio.gather(*self._draining, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None
