@@ -90,24 +90,27 @@ def _run_until_signalled(main_coro: Coroutine[Any, Any, None]) -> None:
     _event_loop_runner()(supervised())
 
 
+async def _serve_forever() -> None:
+    """Once the servers are up: settle the heap, then serve until cancelled."""
+    settle_after_start()
+    await wait_forever()
+
+
 async def _serve(settings: Settings, role: str) -> None:
     if role == "grpc":
         async with run_service(settings) as service:
             log.info("gRPC service on %s:%d", settings.grpc_host, service.grpc_port)
-            settle_after_start()
-            await wait_forever()
+            await _serve_forever()
     elif role == "bridge":
         async with run_remote_bridge(settings) as bridge:
             log.info("HTTP bridge on http://%s:%d → gRPC %s", settings.http_host, bridge.http_port, settings.backend_target)
-            settle_after_start()
-            await wait_forever()
+            await _serve_forever()
     else:
         async with run_all(settings) as (service, bridge):
             log.info(
                 "serving: HTTP http://%s:%d  gRPC %s:%d", settings.http_host, bridge.http_port, settings.grpc_host, service.grpc_port
             )
-            settle_after_start()
-            await wait_forever()
+            await _serve_forever()
 
 
 async def _migrate(settings: Settings) -> None:

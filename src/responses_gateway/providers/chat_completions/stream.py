@@ -128,7 +128,6 @@ class ChunkTranslator:
         reasoning.content[0].text = text
         if self._summarize:
             reasoning.summary[0].text = text
-        if self._summarize:
             event = epb.ResponseStreamEvent()
             event.reasoning_summary_text_done.item_id = reasoning.id
             event.reasoning_summary_text_done.output_index = index
