@@ -279,6 +279,10 @@ class Settings(BaseSettings):
     grpc_port: int = 50051
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # Connections the kernel holds until the loop accepts them. aiohttp's 128
+    # overflows when hundreds of clients connect at once while the loop is
+    # busy, and each dropped SYN costs its client a 1 s, then 3 s, retransmit.
+    http_backlog: int = Field(default=1024, ge=1, le=65535)
     # Where `serve bridge` finds the gRPC service.
     backend_target: str = "127.0.0.1:50051"
     database_url: str = "sqlite+aiosqlite:///./responses-gateway.db"

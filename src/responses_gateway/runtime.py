@@ -92,7 +92,12 @@ async def run_bridge(settings: Settings, backend: Backend) -> AsyncIterator[Brid
     await runner.setup()
     # Worker processes share the port; the kernel spreads connections over them.
     site = web.TCPSite(
-        runner, settings.http_host, settings.http_port, reuse_address=True, reuse_port=settings.workers > 1 or None
+        runner,
+        settings.http_host,
+        settings.http_port,
+        backlog=settings.http_backlog,
+        reuse_address=True,
+        reuse_port=settings.workers > 1 or None,
     )
     await site.start()
     server = site._server

@@ -604,7 +604,7 @@ class FakeOpenAIResponses:
         # like a real upstream stopping generation.
         self._runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, host, port, backlog=1024)  # a real upstream does not drop a burst of connects
         await site.start()
         bound_port = self._runner.addresses[0][1]
         self.base_url = f"http://{host}:{bound_port}/v1"
