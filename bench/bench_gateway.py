@@ -879,9 +879,53 @@ def versions() -> str:
     return ", ".join(out)
 
 
+_WAKE_PEER = """
+import select, socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+ep = select.epoll(); ep.register(c.fileno(), select.EPOLLIN)
+while True:
+    ep.poll()
+    if not c.recv(65536):
+        break
+"""
+
+
+def machine_speed() -> str:
+    """Two gauges of the virtual machine, which drifts from day to day: figures of two runs compare only beside these.
+
+    * the interpreter: `sum(range(10000))`, best of 5;
+    * a loopback send that wakes a peer sleeping in epoll (a streamed event with a
+      token delay is such a send): median of 300, 10 ms apart.
+    """
+    import socket
+    import timeit
+
+    loop_us = min(timeit.repeat("sum(range(10000))", number=200, repeat=5)) / 200 * 1e6
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    peer = subprocess.Popen([PY, "-c", _WAKE_PEER, str(listener.getsockname()[1])])
+    try:
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sends = []
+        for _ in range(300):
+            time.sleep(0.01)
+            t = time.perf_counter()
+            conn.send(b"x" * 200)
+            sends.append(time.perf_counter() - t)
+        conn.close()
+    finally:
+        listener.close()
+        peer.wait(10)
+    return f"sum(range(10000)) {loop_us:.0f} µs; send waking an idle peer {statistics.median(sends) * 1e6:.0f} µs"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t0 = time.monotonic()
+    speed = machine_speed()
+    log(f"machine: {speed}")
     rig = Rig(args)
     R: dict[str, Any] = {}
     interrupted = False
@@ -906,6 +950,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"## responses-gateway benchmark ({'quick' if args.quick else 'full'} run, {time.strftime('%Y-%m-%d %H:%M')}, {time.monotonic() - t0:.0f}s{', INTERRUPTED' if interrupted else ''})")
     print(f"{cpus} cores shared by load generator, upstream and gateway; loopback; {versions()}")
+    print(f"machine speed: {speed}")
     print(
         f"c=1: {args.rounds} interleaved rounds x ({args.warmup} warm-up + {args.n} requests), LiteLLM {max(100, args.n // args.litellm_divisor)} per round; "
         f"max/sustained: closed loop, {args.step_s:g}s steps; streams: {args.streams_s:g}s, token delay {args.token_delay_ms:g} ms"
@@ -922,7 +967,7 @@ def main(argv: list[str] | None = None) -> int:
         if not t.ok:
             print(f"\n{n}: n/a — {t.error}")
     if args.json:
-        args.json.write_text(json.dumps({"args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items() if k != "json"}, "results": R}, indent=1, default=str))
+        args.json.write_text(json.dumps({"machine": speed, "args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items() if k != "json"}, "results": R}, indent=1, default=str))
     if not interrupted:
         shutil.rmtree(rig.tmp / "logs", ignore_errors=True) if os.environ.get("BENCH_RM_LOGS") else None
     return 130 if interrupted else 0
