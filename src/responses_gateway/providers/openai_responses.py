@@ -7,7 +7,7 @@ The gateway's store is the source of truth, so the upstream call is always
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 
@@ -69,7 +69,14 @@ class OpenAIResponsesProvider:
             if data == b"[DONE]":
                 return
             try:
-                event = event_from_json(orjson.loads(data))
+                obj = orjson.loads(data)
+                kind = obj.get("type") if isinstance(obj, dict) else None
+                if kind in _ANNOUNCEMENTS:
+                    # The gateway announces its own response object (service/assembler);
+                    # the upstream's, a full snapshot, is only a sign that it started.
+                    yield _ANNOUNCEMENTS[kind]()
+                    continue
+                event = event_from_json(obj)
             except (orjson.JSONDecodeError, InvalidRequest) as exc:
                 raise _unreadable() from exc
             if event is not None:
@@ -78,6 +85,19 @@ class OpenAIResponsesProvider:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
+
+
+def _announcement(case: str) -> Callable[[], epb.ResponseStreamEvent]:
+    def make() -> epb.ResponseStreamEvent:
+        event = epb.ResponseStreamEvent()
+        getattr(event, case).SetInParent()
+        return event
+
+    return make
+
+
+# Upstream lifecycle events before the outcome, read for their type alone.
+_ANNOUNCEMENTS = {f"response.{case}": _announcement(case) for case in ("created", "in_progress", "queued")}
 
 
 def _encoded_separately(item: ipb.Item) -> None:
