@@ -40,6 +40,7 @@ class GatewayError(Exception):
         http_status: int | None = None,
         grpc_code: grpc.StatusCode | None = None,
         retry_after: float = 0.0,
+        retry_here: bool = True,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -52,6 +53,9 @@ class GatewayError(Exception):
         if grpc_code is not None:
             self.grpc_code = grpc_code
         self.retry_after = retry_after
+        # False when the gateway refused the call itself to bound a queue: a retry
+        # would hold the client outside that queue, so the router moves on instead.
+        self.retry_here = retry_here
 
     def to_detail(self) -> pb.ErrorDetail:
         """The OpenAI error object as the proto every transport carries."""

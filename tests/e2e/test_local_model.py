@@ -27,6 +27,7 @@ from responses_gateway.config import (  # noqa: E402
     Settings,
 )
 from responses_gateway.providers.local import LocalProvider, weights  # noqa: E402
+from responses_gateway.router import Router  # noqa: E402
 from tests.e2e.conftest import serve  # noqa: E402
 from tests.e2e.test_sdk_scenarios import WEATHER_TOOL, collect_sdk_stream, create_validated, expect_error, types_of  # noqa: E402
 
@@ -65,14 +66,16 @@ def local_settings(tmp: Path) -> Settings:
                 capabilities=Capabilities(tools=False, reasoning=False, images=False),
             )
         ],
-        retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, max_retry_after=0.5),
+        # Would wait out the 429's retry-after (1 s) and try again, were it a cloud's.
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, max_retry_after=5.0),
     )
 
 
 class LocalGateway:
-    def __init__(self, http_url: str, provider: LocalProvider) -> None:
+    def __init__(self, http_url: str, provider: LocalProvider, router: Router) -> None:
         self.http_url = http_url
         self.provider = provider
+        self.router = router
 
     def client(self) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(base_url=f"{self.http_url}/v1", api_key="sk-anything", max_retries=0)
@@ -84,7 +87,7 @@ async def local_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest
     async with serve(settings, request.param) as (http_url, _target, service):
         provider = service.router.deployments(MODEL)[0].provider
         assert isinstance(provider, LocalProvider)
-        yield LocalGateway(http_url, provider)
+        yield LocalGateway(http_url, provider, service.router)
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -161,7 +164,7 @@ async def test_tools_are_a_clear_400(client: openai.AsyncOpenAI) -> None:
     assert "tools" in err.message and MODEL in err.message
 
 
-async def test_a_full_queue_answers_429_with_retry_after(client: openai.AsyncOpenAI, local_gateway: LocalGateway) -> None:
+async def test_a_full_queue_answers_429_with_retry_after_at_once(client: openai.AsyncOpenAI, local_gateway: LocalGateway) -> None:
     admission = local_gateway.provider.admission
     story = dict(model=MODEL, input="Write a very long story about a dragon.", max_output_tokens=512, temperature=0)
     running = await client.responses.create(stream=True, **story)  # type: ignore[call-overload]
@@ -175,7 +178,10 @@ async def test_a_full_queue_answers_429_with_retry_after(client: openai.AsyncOpe
                 break
             await asyncio.sleep(0.01)
         assert admission.waiting == 1, "the second request never queued"
+        retries = local_gateway.router.stats.retries
         err = await expect_error(client.responses.create(model=MODEL, input="hi", max_output_tokens=16), openai.RateLimitError)
+        # Shed, not retried: waiting here would hold the client outside the bounded queue.
+        assert local_gateway.router.stats.retries == retries
         assert err.status_code == 429
         assert err.code == "rate_limit_exceeded"
         assert err.response.headers["retry-after"] == "1"

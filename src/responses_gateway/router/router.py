@@ -189,7 +189,7 @@ class Router:
 
     def _delay(self, attempt: int, exc: GatewayError) -> float | None:
         """Seconds to wait before retrying the same deployment; None to move on."""
-        if attempt >= self._retry.max_attempts or not is_retryable(exc):
+        if attempt >= self._retry.max_attempts or not is_retryable(exc) or not exc.retry_here:
             return None
         if exc.retry_after > 0:
             return exc.retry_after if exc.retry_after <= self._retry.max_retry_after else None

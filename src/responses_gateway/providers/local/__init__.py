@@ -72,6 +72,7 @@ class Admission:
                 "The local model is busy: every slot is generating and the queue is full. Please try again shortly.",
                 code="rate_limit_exceeded",
                 retry_after=self._retry_after,
+                retry_here=False,  # the queue is the wait; the client (or a fallback) decides
             )
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
