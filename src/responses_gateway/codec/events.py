@@ -313,7 +313,8 @@ _DECODERS: dict[str, Callable[[JSONObject, Any], None]] = {
 
 def event_from_json(obj: JSONObject) -> pb.ResponseStreamEvent | None:
     """Decode one upstream event; None for event types the gateway does not model."""
-    case = CASES_BY_TYPE.get(obj.get("type"))  # type: ignore[arg-type]
+    kind = obj.get("type")
+    case = CASES_BY_TYPE.get(kind) if isinstance(kind, str) else None
     if case is None:
         return None
     event = pb.ResponseStreamEvent(sequence_number=get_int(obj, "sequence_number") or 0)

@@ -70,13 +70,13 @@ class OpenAIResponsesProvider:
                 return
             try:
                 obj = orjson.loads(data)
-                kind = obj.get("type") if isinstance(obj, dict) else None
-                if kind in _ANNOUNCEMENTS:
-                    # The gateway announces its own response object (service/assembler);
-                    # the upstream's, a full snapshot, is only a sign that it started.
-                    yield _ANNOUNCEMENTS[kind]()
-                    continue
-                event = event_from_json(obj)
+                if not isinstance(obj, dict):
+                    raise _unreadable()
+                kind = obj.get("type")
+                # The gateway announces its own response object (service/assembler);
+                # the upstream's, a full snapshot, is only a sign that it started.
+                announcement = _ANNOUNCEMENTS.get(kind) if isinstance(kind, str) else None
+                event = announcement() if announcement is not None else event_from_json(obj)
             except (orjson.JSONDecodeError, InvalidRequest) as exc:
                 raise _unreadable() from exc
             if event is not None:
