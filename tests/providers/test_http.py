@@ -12,6 +12,7 @@ from aiohttp import web
 from responses_gateway.config import ProviderConfig, Timeouts
 from responses_gateway.errors import UpstreamError
 from responses_gateway.providers.http import UpstreamHTTP
+from tests.providers._aiohttp_upstream import serving
 from tests.upstreams.openai_responses import FakeOpenAIResponses
 
 BODY = {"model": "gpt-5.4", "input": "one two three four five", "stream": True}
@@ -74,25 +75,18 @@ async def test_a_stream_left_after_its_terminal_event_keeps_its_connection_for_t
         await response.write_eof()
         return response
 
-    app = web.Application()
-    app.router.add_post("/v1/responses", late_end)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    http = UpstreamHTTP(ProviderConfig(name="openai", type="openai_responses", base_url=f"http://127.0.0.1:{port}/v1"), "k")
-    try:
-        for _ in range(4):
-            async with contextlib.aclosing(http.stream_sse("/responses", BODY)) as events:
-                async for data in events:
-                    assert b"response.completed" in data
-                    break  # as the service does: nothing after the terminal event is needed
-            await asyncio.sleep(0.1)
-        assert len(peers) == 1
-    finally:
-        await http.aclose()
-        await runner.cleanup()
+    async with serving(late_end) as base_url:
+        http = UpstreamHTTP(ProviderConfig(name="openai", type="openai_responses", base_url=base_url), "k")
+        try:
+            for _ in range(4):
+                async with contextlib.aclosing(http.stream_sse("/responses", BODY)) as events:
+                    async for data in events:
+                        assert b"response.completed" in data
+                        break  # as the service does: nothing after the terminal event is needed
+                await asyncio.sleep(0.1)
+            assert len(peers) == 1
+        finally:
+            await http.aclose()
 
 
 async def test_a_consumer_that_stops_mid_stream_still_ends_the_upstream_call() -> None:

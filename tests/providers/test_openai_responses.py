@@ -15,6 +15,7 @@ from responses_gateway.config import ModelConfig, ProviderConfig
 from responses_gateway.errors import UpstreamError
 from responses_gateway.providers.base import ProviderCall
 from responses_gateway.providers.openai_responses import OpenAIResponsesProvider
+from tests.providers._aiohttp_upstream import serving
 
 MODEL = ModelConfig(id="gpt-5.4", provider="openai", tokenizer="o200k")
 DELTA = {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "Hi", "sequence_number": 3}
@@ -34,19 +35,12 @@ async def _provider(frames: list[bytes]) -> AsyncIterator[OpenAIResponsesProvide
         await response.write_eof()
         return response
 
-    app = web.Application()
-    app.router.add_post("/v1/responses", responses)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    provider = OpenAIResponsesProvider(ProviderConfig(name="openai", type="openai_responses", base_url=f"http://127.0.0.1:{port}/v1"), "sk-test")
-    try:
-        yield provider
-    finally:
-        await provider.aclose()
-        await runner.cleanup()
+    async with serving(responses) as base_url:
+        provider = OpenAIResponsesProvider(ProviderConfig(name="openai", type="openai_responses", base_url=base_url), "sk-test")
+        try:
+            yield provider
+        finally:
+            await provider.aclose()
 
 
 async def _events(frames: list[bytes]) -> list[epb.ResponseStreamEvent]:
