@@ -299,6 +299,14 @@ class Settings(BaseSettings):
     # A response in progress is claimed for this long and renewed while alive;
     # other replicas fail it once the claim lapses.
     lease_seconds: float = Field(default=30.0, ge=1.0)
+    # When a finished response is written. "on": the client is answered first
+    # and the write follows at once; every read in this process waits for a
+    # response's pending write, so read-your-writes holds when all reads reach
+    # this process. "off": the answer waits for the commit. "auto": on for
+    # SQLite with one worker, off otherwise (replicas or workers sharing a database).
+    write_behind: Literal["auto", "on", "off"] = "auto"
+    # Writes behind their answers at most; past it answers wait for their writes again.
+    max_pending_writes: int = Field(default=1024, ge=1, le=1_000_000)
     # `serve` processes sharing the HTTP and gRPC ports (SO_REUSEPORT): one
     # Python process uses at most one core.
     workers: int = Field(default=1, ge=1, le=64)

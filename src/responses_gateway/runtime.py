@@ -23,6 +23,7 @@ from responses_gateway.context import warm_up
 from responses_gateway.router import Router
 from responses_gateway.service import ResponsesService
 from responses_gateway.service.leases import LeaseKeeper
+from responses_gateway.service.pending import PendingWrites
 from responses_gateway.service.server import build_server
 from responses_gateway.store import Store
 
@@ -61,7 +62,8 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
         await asyncio.gather(store.migrate(), *(asyncio.to_thread(warm_up, t) for t in {m.tokenizer for m in settings.models}))
         # The port is bound first so the default replica name can include it.
         leases = LeaseKeeper(store, "", settings.lease_seconds)
-        service = ResponsesService(router, store, leases)
+        pending = PendingWrites(settings.max_pending_writes) if writes_behind(settings, store) else None
+        service = ResponsesService(router, store, leases, pending=pending)
         server, port, health_servicer = await build_server(
             service, settings.grpc_host, settings.grpc_port, tenant_id=settings.tenant_id
         )
@@ -76,10 +78,18 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
         finally:
             await health_servicer.enter_graceful_shutdown()
             await server.stop(grace=5)
+            await service.drain()
             await leases.stop()
     finally:
         await router.aclose()
         await store.close()
+
+
+def writes_behind(settings: Settings, store: Store) -> bool:
+    """Whether answers go out before their writes: `auto` only where no other process reads this database."""
+    if settings.write_behind != "auto":
+        return settings.write_behind == "on"
+    return store.is_sqlite and settings.workers == 1
 
 
 @contextlib.asynccontextmanager

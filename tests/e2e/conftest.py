@@ -43,6 +43,11 @@ class Gateway:
     def channel(self) -> grpc.aio.Channel:
         return grpc.aio.insecure_channel(self.grpc_target)
 
+    async def writes_settled(self) -> None:
+        """Wait for writes still behind their answers: a test reading the database file is a reader outside the gateway."""
+        assert self.service is not None
+        await self.service.service.drain()
+
     def upstream_bodies(self) -> list[dict]:
         return [r.body for r in self.upstream.requests if r.method == "POST" and r.body is not None]
 

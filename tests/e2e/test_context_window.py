@@ -140,6 +140,7 @@ async def test_an_upstream_overflow_trims_further_and_retries_once(
 
 async def test_item_token_counts_are_stored(small: Gateway, small_client: openai.AsyncOpenAI, tmp_path: Path) -> None:
     await small_client.responses.create(model="gpt-small-window", input="hello there")
+    await small.writes_settled()
     with sqlite3.connect(tmp_path / "gateway.db") as db:
         rows = db.execute("select kind, token_count, token_counter from response_items").fetchall()
     assert rows and all(count and count > 0 and counter == "o200k" for _, count, counter in rows)

@@ -27,6 +27,7 @@ from responses_gateway.providers.transcript import EMPTY, Transcript
 from responses_gateway.service.cache import ConversationCache
 from responses_gateway.service.conversation import StoredHistory
 from responses_gateway.service.leases import LeaseKeeper
+from responses_gateway.service.pending import PendingWrites
 from responses_gateway.service.validation import validate_create
 from responses_gateway.config import ModelConfig
 from responses_gateway.service import conversation
@@ -97,12 +98,19 @@ class ResponsesService:
     """Orchestrates one RPC family; owns no transport."""
 
     def __init__(
-        self, router: Router, store: Store, leases: LeaseKeeper, cache: ConversationCache | None = None
+        self,
+        router: Router,
+        store: Store,
+        leases: LeaseKeeper,
+        cache: ConversationCache | None = None,
+        pending: PendingWrites | None = None,
     ) -> None:
+        """`pending`: where finished responses' writes run behind their answers; None writes before answering."""
         self._router = router
         self._store = store
         self._leases = leases
         self._cache = cache or ConversationCache()
+        self._pending = pending
 
     async def _history(
         self, req: pb.CreateResponseRequest, ctx: CallContext
@@ -117,6 +125,7 @@ class ResponsesService:
         return history, new_items
 
     async def _load_history(self, tenant_id: str, response_id: str) -> Transcript | StoredHistory:
+        await self._settled(tenant_id, response_id)
         cached = self._cache.get(tenant_id, response_id)
         async with self._store.session() as session:
             repo = ResponseRepository(session)
@@ -188,19 +197,37 @@ class ResponsesService:
 
         return asyncio.create_task(begin())
 
-    async def _persist(
+    async def _finish(
         self, prep: _Prepared, begun: asyncio.Task[bool] | None, final: pb.Response, output: list[ipb.Item], ctx: CallContext
     ) -> None:
-        """Write the finished response atomically; a crash before this leaves the claimed row to be failed."""
+        """Store the finished response: behind the answer when write-behind has room, else before it."""
         if not prep.store:
             return
+        # Serialised now: the caller owns `final` again once this returns.
+        write = self._persist(prep, begun, _record(final, ctx), output, ctx)
+        if self._pending is None or not self._pending.try_start(ctx.tenant_id, final.id, write):
+            await write
+
+    async def _settled(self, tenant_id: str, response_id: str) -> None:
+        """Before reading a response: its write, if it is still behind its answer, has finished."""
+        if self._pending is not None:
+            await self._pending.settled(tenant_id, response_id)
+
+    async def drain(self) -> None:
+        """Finish the writes still behind their answers (before the store closes)."""
+        if self._pending is not None:
+            await self._pending.drain()
+
+    async def _persist(
+        self, prep: _Prepared, begun: asyncio.Task[bool] | None, record: ResponseRecord, output: list[ipb.Item], ctx: CallContext
+    ) -> None:
+        """Write the finished response atomically; a crash before this leaves the claimed row to be failed."""
         claimed = False
         if begun is not None:
             try:
                 claimed = await begun
             except Exception:
-                log.exception("could not record the start of response %s", final.id)
-        record = _record(final, ctx)
+                log.exception("could not record the start of response %s", record.id)
         output_counts = await conversation.count_items(prep.conversation.counter, output)
         output_records = _records(output, output_counts, prep.conversation.counter.name)
         if begun is None:  # never claimed (a unary create): one plain insert
@@ -212,12 +239,12 @@ class ResponsesService:
             unclaimed = None if claimed else _input_records(prep)
             written = await self._store.write(lambda c: writes.finish_response(c, record, output_records, unclaimed))
         if not written:
-            log.warning("response %s was no longer in progress when it finished; kept as stored", final.id)
+            log.warning("response %s was no longer in progress when it finished; kept as stored", record.id)
             return
         if prep.conversation.history.items:
             # Only conversations already being continued are kept: an answer with no
             # history is cached once someone continues it (one chain query, then hits).
-            self._cache.put(ctx.tenant_id, final.id, prep.conversation.then(output, output_counts))
+            self._cache.put(ctx.tenant_id, record.id, prep.conversation.then(output, output_counts))
 
     async def _interrupted(
         self, prep: _Prepared, begun: asyncio.Task[bool] | None, assembler: StreamAssembler, ctx: CallContext
@@ -229,8 +256,10 @@ class ResponsesService:
             for _ in assembler.fail_with(detail):
                 pass
         assert assembler.final is not None
+        if not prep.store:
+            return
         try:
-            await self._persist(prep, begun, assembler.final, assembler.stored_output, ctx)
+            await self._persist(prep, begun, _record(assembler.final, ctx), assembler.stored_output, ctx)
         except Exception:
             log.exception("could not store interrupted response %s", prep.snapshot.id)
 
@@ -249,7 +278,7 @@ class ResponsesService:
             upstream = await self._router.complete(prep.route, prep.upstream, *_history_sent(prep))
         output = normalize_output([ipb.Item.FromString(i.SerializeToString()) for i in upstream.output], upstream.status)
         final = finish(prep.snapshot, upstream, output, prep.include_encrypted)
-        await self._persist(prep, None, final, output, ctx)
+        await self._finish(prep, None, final, output, ctx)
         return final
 
     async def stream(self, req: pb.CreateResponseRequest, ctx: CallContext) -> AsyncIterator[epb.ResponseStreamEvent]:
@@ -285,7 +314,7 @@ class ResponsesService:
         finally:
             await _aclose(upstream)
         assert assembler.final is not None
-        await self._persist(prep, begun, assembler.final, assembler.stored_output, ctx)
+        await self._finish(prep, begun, assembler.final, assembler.stored_output, ctx)
         yield assembler.terminal()
 
     async def _relay(
@@ -320,6 +349,7 @@ class ResponsesService:
         encrypted state kept for replays (the stored response object omits it
         unless the creating request asked).
         """
+        await self._settled(ctx.tenant_id, response_id)
         async with self._store.session() as session:
             repo = ResponseRepository(session)
             record = await repo.get_response(ctx.tenant_id, response_id)
@@ -345,6 +375,7 @@ class ResponsesService:
 
     async def delete(self, response_id: str, ctx: CallContext) -> spb.DeleteResponseResponse:
         """Delete a stored response and its items."""
+        await self._settled(ctx.tenant_id, response_id)
         self._cache.invalidate(ctx.tenant_id, response_id)
         deleted = await self._store.write(lambda c: writes.delete_response(c, ctx.tenant_id, response_id))
         if not deleted:
@@ -363,6 +394,7 @@ class ResponsesService:
         order = req.order if req.HasField("order") else "desc"
         if order not in ("asc", "desc"):
             raise invalid_value("order", order, ("asc", "desc"))
+        await self._settled(ctx.tenant_id, req.id)
         async with self._store.session() as session:
             page = await ResponseRepository(session).list_input_items(
                 ctx.tenant_id,

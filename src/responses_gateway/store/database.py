@@ -44,6 +44,7 @@ class Store:
 
     def __init__(self, engine: AsyncEngine, writer: GroupCommitWriter | None = None) -> None:
         self._engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
         self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         self._writer = writer
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, CursorResult, Table, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, CursorResult, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from .models import ResponseItemRow, ResponseRow
@@ -24,8 +24,16 @@ FAILED = "failed"
 
 # Built once: plain Core inserts on the tables, parameters passed per call. The
 # ORM's unit of work cost more CPU than the database itself on the hottest write.
-_INSERT_RESPONSE = insert(cast(Table, ResponseRow.__table__))
+_RESPONSES = cast(Table, ResponseRow.__table__)
+_INSERT_RESPONSE = insert(_RESPONSES)
 _INSERT_ITEMS = insert(cast(Table, ResponseItemRow.__table__))
+# The conditional UPDATE that ends a response, likewise built once: built per
+# call as an ORM update it cost ~900 µs of CPU, ~8× the database's own work.
+_FINISH = (
+    update(_RESPONSES)
+    .where(_RESPONSES.c.tenant_id == bindparam("k_tenant"), _RESPONSES.c.id == bindparam("k_id"), _RESPONSES.c.status == IN_PROGRESS)
+    .values(status=bindparam("v_status"), data=bindparam("v_data"), updated_at=bindparam("v_updated"), owner=None, lease_expires_at=None)
+)
 
 
 def save_response(
@@ -63,13 +71,10 @@ def finish_response(
     # matches the in_progress row (PostgreSQL re-checks the WHERE after the row lock,
     # SQLite serialises the writers), and it is the first statement, taking SQLite's
     # write lock before anything is read.
-    claim = (
-        update(ResponseRow)
-        .where(*owned(record.tenant_id, record.id), ResponseRow.status == IN_PROGRESS)
-        .values(status=record.status, data=record.data, updated_at=int(time.time()), owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
+    result = conn.execute(
+        _FINISH,
+        {"k_tenant": record.tenant_id, "k_id": record.id, "v_status": record.status, "v_data": record.data, "v_updated": int(time.time())},
     )
-    result = conn.execute(claim)
     if result.rowcount > 0:
         rows = item_rows(record, "output", output_items)
         if rows:
