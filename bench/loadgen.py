@@ -232,13 +232,16 @@ async def op_stream_conc(cmd: dict[str, Any]) -> dict[str, Any]:
     errors = 0
     stalled = 0
     late = 0
+    late_first = 0  # of those, a worker's first stream: it opened a new connection
     events = 0
     err_samples: list[str] = []
 
     async def worker(idx: int) -> None:
-        nonlocal errors, stalled, events, late
+        nonlocal errors, stalled, events, late, late_first
         await asyncio.sleep(ramp * idx / c)
+        first = True
         while now() < t_end:
+            was_first, first = first, False
             try:
                 ok, t0, sse = await _one_stream(session, url, body)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -255,6 +258,7 @@ async def op_stream_conc(cmd: dict[str, Any]) -> dict[str, Any]:
                 stalled += 1
             if sse.first - t0 > stall_s:
                 late += 1  # waited longer than a stall for its first event
+                late_first += was_first
 
     cpu0 = _cpu()
     t0 = now()
@@ -268,6 +272,7 @@ async def op_stream_conc(cmd: dict[str, Any]) -> dict[str, Any]:
         "errors": errors,
         "stalled": stalled,
         "late_start": late,
+        "late_first_stream": late_first,
         "max_gap_ms": gaps[-1] if gaps else None,
         "p99_gap_ms": _pct(gaps, 99),
         "ttft_p50_ms": _pct(ttft, 50),

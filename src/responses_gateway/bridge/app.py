@@ -50,17 +50,18 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     backend = request.app[BACKEND]
     if not req.stream:
         return _json(response_to_json(await backend.create_response(req)))
-    events = backend.stream_response(req)
+    batches = backend.stream_response(req)
     try:
         # Errors found before the first event still get a plain JSON status,
         # as OpenAI does; only after it does the stream begin.
-        first = await anext(events)
+        first = await anext(batches)
     except StopAsyncIteration:
         raise UpstreamError("The response stream ended before it began.", code="server_error") from None
     try:
-        return await write_sse(request, first, events)
+        return await write_sse(request, first, batches)
     finally:
-        await _close(events)
+        # Closing cancels the service's work (and so the upstream call) when the client went away.
+        await _close(batches)
 
 
 async def _close(events: AsyncIterator[Any]) -> None:

@@ -17,6 +17,7 @@ from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.api.v1 import service_pb2_grpc
+from responses_gateway.coalesce import coalesced
 from responses_gateway.errors import GatewayError, Unavailable, from_detail
 from responses_gateway.service.responses import CallContext, ResponsesService
 
@@ -27,7 +28,10 @@ class Backend(Protocol):
     """The service's RPCs as async methods on proto messages; errors are GatewayError."""
 
     async def create_response(self, request: pb.CreateResponseRequest) -> pb.Response: ...
-    def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]: ...
+    def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[list[epb.ResponseStreamEvent]]:
+        """The response's events in non-empty batches: each batch was ready at once and goes out in one write."""
+        ...
+
     async def get_response(self, request: spb.GetResponseRequest) -> pb.Response: ...
     async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse: ...
     async def list_input_items(self, request: spb.ListInputItemsRequest) -> spb.ListInputItemsResponse: ...
@@ -49,8 +53,8 @@ class InProcessBackend:
     async def create_response(self, request: pb.CreateResponseRequest) -> pb.Response:
         return await self._service.create(request, self._ctx)
 
-    def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]:
-        return self._service.stream(request, self._ctx)
+    def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[list[epb.ResponseStreamEvent]]:
+        return coalesced(self._service.stream(request, self._ctx))
 
     async def get_response(self, request: spb.GetResponseRequest) -> pb.Response:
         return await self._service.get(request.id, self._ctx, request.include)
@@ -118,13 +122,13 @@ class RemoteBackend:
         reply: pb.Response = await _unary(self._stub.CreateResponse(request))
         return reply
 
-    async def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[epb.ResponseStreamEvent]:
-        # Batches: the events ready together cross the hop in one message.
+    async def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[list[epb.ResponseStreamEvent]]:
+        # The service batched what was ready together; each message is one batch here too.
         call = self._stub.StreamResponseBatches(request)
         try:
             async for batch in call:
-                for event in batch.events:
-                    yield event
+                if batch.events:
+                    yield list(batch.events)
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from None
         finally:

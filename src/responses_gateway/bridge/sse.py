@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -11,7 +10,6 @@ from aiohttp import web
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.codec import event_to_sse
-from responses_gateway.coalesce import coalesced
 from responses_gateway.errors import GatewayError, InternalError
 
 DONE = b"data: [DONE]\n\n"
@@ -19,13 +17,12 @@ log = logging.getLogger(__name__)
 
 
 async def write_sse(
-    request: web.Request, first: epb.ResponseStreamEvent, events: AsyncIterator[epb.ResponseStreamEvent]
+    request: web.Request, first: list[epb.ResponseStreamEvent], batches: AsyncIterator[list[epb.ResponseStreamEvent]]
 ) -> web.StreamResponse:
-    """Stream events already started by the service; the first one is in hand.
+    """Stream events already started by the service; the first batch is in hand.
 
-    After the first, events are read from the service by a task of their own
-    (`coalesce`), so that every event produced while a write was pending (a
-    burst from one upstream read) goes out in a single write instead of one each.
+    Each batch (what the service produced at once, e.g. a burst from one
+    upstream read) goes out in a single write.
 
     The service ends every stream with one terminal event. If the transport to
     it breaks mid-way (remote backend), the bridge ends the stream itself with
@@ -41,26 +38,28 @@ async def write_sse(
         }
     )
     await response.prepare(request)
-    last = first
+    start = first[0]
+    last = first[-1]
     try:
-        await response.write(event_to_sse(first))
+        await response.write(_frames(first))
         try:
-            # Closed on the way out, so the reading task is gone before the caller closes `events`.
-            async with contextlib.aclosing(coalesced(events)) as batches:
-                async for batch in batches:
-                    last = batch[-1]
-                    await response.write(b"".join(map(event_to_sse, batch)))
+            async for batch in batches:
+                last = batch[-1]
+                await response.write(_frames(batch))
         except GatewayError as exc:
-            await _write_failure(response, first, last, exc)
+            await _write_failure(response, start, last, exc)
         except Exception:
             log.exception("the event stream failed")
-            await _write_failure(response, first, last, InternalError("The server had an error while processing your request."))
-        await response.write(DONE)
-        await response.write_eof()
+            await _write_failure(response, start, last, InternalError("The server had an error while processing your request."))
+        await response.write_eof(DONE)
     except ConnectionResetError:
-        # The client went away: the caller closes the events, which cancels the upstream call.
+        # The client went away: the caller closes the batches, which cancels the upstream call.
         log.debug("client disconnected mid-stream")
     return response
+
+
+def _frames(batch: list[epb.ResponseStreamEvent]) -> bytes:
+    return b"".join(map(event_to_sse, batch))
 
 
 async def _write_failure(
