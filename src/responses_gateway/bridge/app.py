@@ -64,8 +64,8 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         await _close(batches)
 
 
-async def _close(events: AsyncIterator[Any]) -> None:
-    aclose = getattr(events, "aclose", None)
+async def _close(stream: AsyncIterator[Any]) -> None:
+    aclose = getattr(stream, "aclose", None)
     if aclose is not None:
         await aclose()
 
