@@ -201,3 +201,22 @@ def rss_kb(pid: int, *, tree: bool = False) -> int:
         except OSError:
             continue
     return total
+
+
+@dataclass(frozen=True)
+class HostTicks:
+    """The machine's CPU time from /proc/stat: all of it, and what the hypervisor took (steal)."""
+
+    total: int
+    steal: int
+
+    @classmethod
+    def now(cls) -> HostTicks:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        return cls(total=sum(fields), steal=fields[7])
+
+    def steal_since(self, earlier: HostTicks) -> float:
+        """Share of the machine's CPU time the host gave to someone else between two readings."""
+        total = self.total - earlier.total
+        return (self.steal - earlier.steal) / total if total else 0.0

@@ -51,7 +51,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _procs import Child, Children, cpu_seconds, free_port, rss_kb, wait_http, wait_tcp  # noqa: E402
+from _procs import Child, Children, HostTicks, cpu_seconds, free_port, rss_kb, wait_http, wait_tcp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -928,6 +928,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"machine: {speed}")
     rig = Rig(args)
     R: dict[str, Any] = {}
+    # A starved VM looks like a slow gateway; steal per phase tells the two apart.
+    steal: dict[str, float] = {}
+    run_start = HostTicks.now()
     interrupted = False
     try:
         log(f"logs and databases in {rig.tmp}")
@@ -940,7 +943,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, fn in phases:
             if name in args.phases:
                 rig.phase = name
+                phase_start = HostTicks.now()
                 fn(rig, R)
+                steal[name] = HostTicks.now().steal_since(phase_start)
     except KeyboardInterrupt:
         interrupted = True
         log("interrupted: stopping every child process")
@@ -951,6 +956,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"## responses-gateway benchmark ({'quick' if args.quick else 'full'} run, {time.strftime('%Y-%m-%d %H:%M')}, {time.monotonic() - t0:.0f}s{', INTERRUPTED' if interrupted else ''})")
     print(f"{cpus} cores shared by load generator, upstream and gateway; loopback; {versions()}")
     print(f"machine speed: {speed}")
+    steal["run"] = HostTicks.now().steal_since(run_start)
+    print("CPU steal (time the host gave to other guests): " + ", ".join(f"{k} {v:.0%}" for k, v in steal.items()))
     print(
         f"c=1: {args.rounds} interleaved rounds x ({args.warmup} warm-up + {args.n} requests), LiteLLM {max(100, args.n // args.litellm_divisor)} per round; "
         f"max/sustained: closed loop, {args.step_s:g}s steps; streams: {args.streams_s:g}s, token delay {args.token_delay_ms:g} ms"
@@ -967,7 +974,7 @@ def main(argv: list[str] | None = None) -> int:
         if not t.ok:
             print(f"\n{n}: n/a — {t.error}")
     if args.json:
-        args.json.write_text(json.dumps({"machine": speed, "args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items() if k != "json"}, "results": R}, indent=1, default=str))
+        args.json.write_text(json.dumps({"machine": speed, "steal": steal, "args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items() if k != "json"}, "results": R}, indent=1, default=str))
     if not interrupted:
         shutil.rmtree(rig.tmp / "logs", ignore_errors=True) if os.environ.get("BENCH_RM_LOGS") else None
     return 130 if interrupted else 0
