@@ -1,11 +1,11 @@
 # Two commands for a new machine:
 #   make serve   create .venv, install, run the gateway (HTTP :8080, gRPC :50051)
-#   make test    create .venv, install, lint the contract, type-check, run every test
+#   make test    create .venv, install, lint the contract, type-check, check import contracts, run every test
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test venv gen proto-lint typecheck pytest clean
+.PHONY: serve test venv gen proto-lint typecheck import-contracts pytest clean
 
 $(BIN)/responses-gateway: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,14 @@ gen: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# The import contracts in pyproject.toml ([tool.importlinter]): which layer may import which.
+import-contracts: venv
+	$(BIN)/lint-imports
+
 pytest: venv
 	$(BIN)/python -m pytest -q
 
-test: proto-lint typecheck pytest
+test: proto-lint typecheck import-contracts pytest
 
 clean:
 	rm -rf $(VENV) node_modules

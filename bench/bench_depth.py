@@ -37,7 +37,7 @@ from responses_gateway.config import ModelConfig, ProviderConfig, Settings  # no
 from responses_gateway.context import counter_for  # noqa: E402
 from responses_gateway.ids import new_id  # noqa: E402
 from responses_gateway.runtime import run_all  # noqa: E402
-from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store  # noqa: E402
+from responses_gateway.store import ItemRecord, ResponseRecord, Store, writes  # noqa: E402
 from responses_gateway.providers.openai_responses import STATELESS_ITEMS  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -64,33 +64,33 @@ async def seed_chain(store: Store, depth: int) -> tuple[str, list[object]]:
     counter = counter_for("o200k")
     previous: str | None = None
     sent: list[object] = []
-    async with store.session() as session, session.begin():
-        repo = ResponseRepository(session)
-        for turn in range(depth):
-            user = _message("user", f"Question {turn}: tell me something about the number {turn}.")
-            answer = _message("assistant", f"You said: something about {turn}. Here is a fact about it, briefly.")
-            response = pb.Response(id=new_id("resp"), object="response", status="completed", model="gpt-5.4")
-            response.output.append(answer)
-            if previous is not None:
-                response.previous_response_id = previous
-            record = ResponseRecord(
-                id=response.id,
-                tenant_id="default",
-                previous_response_id=previous,
-                model="gpt-5.4",
-                status="completed",
-                created_at=int(time.time()),
-                data=response.SerializeToString(),
+    rows: list[tuple[ResponseRecord, list[ItemRecord], list[ItemRecord]]] = []
+    for turn in range(depth):
+        user = _message("user", f"Question {turn}: tell me something about the number {turn}.")
+        answer = _message("assistant", f"You said: something about {turn}. Here is a fact about it, briefly.")
+        response = pb.Response(id=new_id("resp"), object="response", status="completed", model="gpt-5.4")
+        response.output.append(answer)
+        if previous is not None:
+            response.previous_response_id = previous
+        record = ResponseRecord(
+            id=response.id,
+            tenant_id="default",
+            previous_response_id=previous,
+            model="gpt-5.4",
+            status="completed",
+            created_at=int(time.time()),
+            data=response.SerializeToString(),
+        )
+
+        def rec(item: ipb.Item) -> ItemRecord:
+            return ItemRecord(
+                item.message.id, "message", item.SerializeToString(), counter.count_item(item), counter.name
             )
 
-            def rec(item: ipb.Item) -> ItemRecord:
-                return ItemRecord(
-                    item.message.id, "message", item.SerializeToString(), counter.count_item(item), counter.name
-                )
-
-            await repo.save_response(record, [rec(user)], [rec(answer)])
-            sent += [orjson.loads(STATELESS_ITEMS.encode(user) or b""), orjson.loads(STATELESS_ITEMS.encode(answer) or b"")]
-            previous = response.id
+        rows.append((record, [rec(user)], [rec(answer)]))
+        sent += [orjson.loads(STATELESS_ITEMS.encode(user) or b""), orjson.loads(STATELESS_ITEMS.encode(answer) or b"")]
+        previous = response.id
+    await store.write(lambda c: [writes.save_response(c, *row) for row in rows])
     assert previous is not None
     return previous, sent
 

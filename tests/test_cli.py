@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+
+from responses_gateway.cli import YOUNG_THRESHOLD, settle_after_start
 
 
 def _free_port() -> int:
@@ -132,3 +135,21 @@ async def test_serve_with_two_workers_shares_the_ports(tmp_path: Path) -> None:
         await upstream.close()
     assert proc.returncode == 0, log.read_text()
     assert " w0 " in log.read_text() and " w1 " in log.read_text()
+
+
+# A serving process freezes its start-up heap and collects young objects less often.
+def test_start_up_objects_leave_the_collectors_sight_and_requests_garbage_still_goes() -> None:
+    thresholds = gc.get_threshold()
+    try:
+        built_at_start = [object() for _ in range(10)]
+        settle_after_start()
+        assert gc.get_freeze_count() >= len(built_at_start)
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+
+        cycle: list[object] = []
+        cycle.append(cycle)  # garbage only the collector can free
+        del cycle
+        assert gc.collect() >= 1
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

@@ -1,52 +1,42 @@
-"""The bridge's listening socket under a burst of new connections."""
+"""Start-up wiring: the embedded model joins the default routing table at start-up, not when config loads."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from pathlib import Path
+import pytest
 
-from responses_gateway.config import Settings
-from responses_gateway.runtime import run_bridge
-
-BURST = 400
+from responses_gateway.config import ModelConfig, Settings
+from responses_gateway.providers.local import weights
+from responses_gateway.runtime import replica_id, with_embedded_models
 
 
-class _NoBackend:
-    """/healthz never reaches the backend."""
+def test_loading_the_configuration_reads_no_model_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_io(_path: object) -> int:
+        raise AssertionError("Settings() read a GGUF header")
 
-    async def aclose(self) -> None:
-        return None
-
-
-async def _healthz(port: int) -> float:
-    """Seconds from connect to the end of the reply, on a fresh connection."""
-    started = time.monotonic()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
-    await writer.drain()
-    reply = await reader.read()
-    writer.close()
-    assert reply.startswith(b"HTTP/1.1 200"), reply[:80]
-    return time.monotonic() - started
+    monkeypatch.setattr(weights, "context_length", no_io)
+    ids = [m.id for m in Settings().models]
+    assert ids == ["gpt-5.4", "gpt-5.4-mini", "deepseek-v4-pro"]
 
 
-async def _serve_burst(backlog: int, tmp_path: Path) -> list[float]:
-    settings = Settings(http_port=0, http_backlog=backlog, database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
-    async with run_bridge(settings, _NoBackend()) as bridge:  # type: ignore[arg-type]
-        clients = asyncio.gather(*(_healthz(bridge.http_port) for _ in range(BURST)))
-        # The loop is busy (a long request, a full collection) while the clients
-        # connect: only the kernel's accept queue holds them meanwhile.
-        await asyncio.sleep(0)
-        time.sleep(0.3)
-        return await asyncio.wait_for(clients, 30)
+def test_start_up_adds_the_embedded_model_to_the_default_models() -> None:
+    models = {m.id: m for m in with_embedded_models(Settings()).models}
+    assert set(models) == {"gpt-5.4", "gpt-5.4-mini", "deepseek-v4-pro", weights.PUBLIC_ID}
+    assert models[weights.PUBLIC_ID].provider == "local"
+    assert models[weights.PUBLIC_ID].context_window == 8192
 
 
-async def test_a_burst_of_clients_connecting_while_the_loop_is_busy_waits_in_the_queue_not_for_a_syn_retry(
-    tmp_path: Path,
-) -> None:
-    waits = await _serve_burst(Settings().http_backlog, tmp_path)
-    # A connection the kernel dropped is retried by its client after a full
-    # second (TCP's initial retransmission timeout); a queued one is answered
-    # as soon as the loop is free again.
-    assert max(waits) < 1.0, f"slowest of {BURST} clients: {max(waits):.2f}s"
+def test_a_configured_model_list_is_taken_as_written() -> None:
+    mine = ModelConfig(id="only-this", provider="openai")
+    settings = Settings(models=[mine])
+    assert with_embedded_models(settings).models == [mine]
+
+
+def test_without_a_local_provider_nothing_is_added() -> None:
+    settings = Settings(providers=[p for p in Settings().providers if p.type != "local"])
+    assert [m.id for m in with_embedded_models(settings).models] == ["gpt-5.4", "gpt-5.4-mini", "deepseek-v4-pro"]
+
+
+def test_replica_names_carry_the_port_and_the_worker() -> None:
+    assert replica_id(Settings(replica_id="pod-a"), 50051) == "pod-a"
+    assert replica_id(Settings(replica_id="pod-a", workers=3, worker_index=2), 50051) == "pod-a/2"
+    assert replica_id(Settings(), 4242).endswith(":4242")

@@ -212,31 +212,9 @@ def _default_providers() -> list[ProviderConfig]:
             base_url_env="DEEPSEEK_BASE_URL",
             api_key_env="DEEPSEEK_API_KEY",
         ),
-        # The embedded model: no key, no network; served only with the `local` extra installed.
+        # The embedded model: no key, no network; served only with the `local` extra installed
+        # (its model is added at start-up when `models` is left at its default: see `runtime`).
         ProviderConfig(name="local", type="local", base_url="local:", requires_key=False),
-    ]
-
-
-def _default_local_models() -> list[ModelConfig]:
-    """SmolLM2-135M-Instruct when the `local` extra and its weights are installed, else nothing."""
-    from responses_gateway.providers.local import weights
-
-    path = weights.default_model_path()
-    if path is None or not weights.runtime_installed():
-        return []
-    window = weights.context_length(path)
-    return [
-        ModelConfig(
-            id=weights.PUBLIC_ID,
-            provider="local",
-            owned_by="huggingface",
-            context_window=window,
-            # Reserved from the window when a request sets no max_output_tokens.
-            max_output_tokens=min(2048, window // 2),
-            capabilities=Capabilities(tools=False, reasoning=False, images=False),
-            # Its own tokenizer, built offline from the GGUF's vocabulary (same ids as llama.cpp).
-            tokenizer="smollm2",
-        )
     ]
 
 
@@ -266,7 +244,6 @@ def _default_models() -> list[ModelConfig]:
             max_output_tokens=384_000,
             tokenizer="deepseek_v4",
         ),
-        *_default_local_models(),
     ]
 
 

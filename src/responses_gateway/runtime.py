@@ -1,7 +1,8 @@
-"""Wires the process together: store, router, service, gRPC server, bridge.
+"""Wires the service side together: store, router, service, gRPC server; and `serve` (service + bridge in one process).
 
 Everything is built from Settings and passed in; tests run these same pieces
-on ephemeral ports (port 0) and read back the bound ports.
+on ephemeral ports (port 0) and read back the bound ports. The bridge alone
+(`serve bridge`) is `bridge.server`, which loads none of this.
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
-from aiohttp import web
 from grpc_health.v1 import health
 
-from responses_gateway.bridge import Backend, InProcessBackend, RemoteBackend, create_app
+from responses_gateway.bridge.server import BridgeRuntime, run_bridge
 from responses_gateway.config import Settings
 from responses_gateway.context import warm_up
+from responses_gateway.providers.local.weights import embedded_models
 from responses_gateway.router import Router
 from responses_gateway.service import ResponsesService
+from responses_gateway.service.in_process import InProcessBackend
 from responses_gateway.service.leases import LeaseKeeper
 from responses_gateway.service.pending import PendingWrites
-from responses_gateway.service.server import build_server
+from responses_gateway.service.server import add_services, bind_server
 from responses_gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,34 +44,30 @@ class ServiceRuntime:
     router: Router
 
 
-@dataclass
-class BridgeRuntime:
-    """The HTTP bridge and the backend it translates to."""
-
-    runner: web.AppRunner
-    backend: Backend
-    http_port: int
-    extra: list[object] = field(default_factory=list)
+def with_embedded_models(settings: Settings) -> Settings:
+    """The default model list plus the embedded model, when it is installed and `models` was left at its default."""
+    if "models" in settings.model_fields_set:
+        return settings
+    local = next((p for p in settings.providers if p.type == "local"), None)
+    extra = embedded_models(local.name) if local is not None else []
+    return settings.model_copy(update={"models": [*settings.models, *extra]}) if extra else settings
 
 
 @contextlib.asynccontextmanager
 async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
     """Open the store (migrated), build providers, serve gRPC until the context exits."""
+    settings = with_embedded_models(settings)
     store = await Store.open(settings.database_url)
     router = Router(settings)
     try:
         # Tokenizers load in threads beside the migrations, not on the event loop at the first request.
         await asyncio.gather(store.migrate(), *(asyncio.to_thread(warm_up, t) for t in {m.tokenizer for m in settings.models}))
-        # The port is bound first so the default replica name can include it.
-        leases = LeaseKeeper(store, "", settings.lease_seconds)
+        # The port is bound first: the default replica name includes it.
+        server, port = bind_server(settings.grpc_host, settings.grpc_port)
+        leases = LeaseKeeper(store, replica_id(settings, port), settings.lease_seconds)
         pending = PendingWrites(settings.max_pending_writes) if writes_behind(settings, store) else None
         service = ResponsesService(router, store, leases, pending=pending)
-        server, port, health_servicer = await build_server(
-            service, settings.grpc_host, settings.grpc_port, tenant_id=settings.tenant_id
-        )
-        leases.owner = settings.replica_id or f"{socket.gethostname()}:{port}"
-        if settings.workers > 1:
-            leases.owner += f"/{settings.worker_index}"
+        health_servicer = await add_services(server, service, tenant_id=settings.tenant_id)
         await leases.reclaim()
         leases.start()
         await server.start()
@@ -85,38 +83,17 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
         await store.close()
 
 
+def replica_id(settings: Settings, grpc_port: int) -> str:
+    """The owner name of this process's responses in progress: configured, else host and gRPC port (and worker)."""
+    owner = settings.replica_id or f"{socket.gethostname()}:{grpc_port}"
+    return f"{owner}/{settings.worker_index}" if settings.workers > 1 else owner
+
+
 def writes_behind(settings: Settings, store: Store) -> bool:
     """Whether answers go out before their writes: `auto` only where no other process reads this database."""
     if settings.write_behind != "auto":
         return settings.write_behind == "on"
     return store.is_sqlite and settings.workers == 1
-
-
-@contextlib.asynccontextmanager
-async def run_bridge(settings: Settings, backend: Backend) -> AsyncIterator[BridgeRuntime]:
-    """Serve the HTTP bridge over a backend until the context exits."""
-    app = create_app(backend, max_body_bytes=settings.max_body_bytes)
-    # handler_cancellation: a client that disconnects cancels its handler,
-    # which closes the stream from the service and so the upstream call.
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=5)
-    await runner.setup()
-    # Worker processes share the port; the kernel spreads connections over them.
-    site = web.TCPSite(
-        runner,
-        settings.http_host,
-        settings.http_port,
-        backlog=settings.http_backlog,
-        reuse_address=True,
-        reuse_port=settings.workers > 1 or None,
-    )
-    await site.start()
-    server = site._server
-    assert server is not None
-    port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-    try:
-        yield BridgeRuntime(runner, backend, port)
-    finally:
-        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager
@@ -126,19 +103,3 @@ async def run_all(settings: Settings) -> AsyncIterator[tuple[ServiceRuntime, Bri
         backend = InProcessBackend(service.service, settings.tenant_id)
         async with run_bridge(settings, backend) as bridge:
             yield service, bridge
-
-
-@contextlib.asynccontextmanager
-async def run_remote_bridge(settings: Settings) -> AsyncIterator[BridgeRuntime]:
-    """`serve bridge`: the bridge alone, dialling the service at backend_target."""
-    backend = RemoteBackend(settings.backend_target)
-    try:
-        async with run_bridge(settings, backend) as bridge:
-            yield bridge
-    finally:
-        await backend.aclose()
-
-
-async def wait_forever() -> None:
-    """Block until cancelled (SIGINT/SIGTERM handling cancels the main task)."""
-    await asyncio.Event().wait()

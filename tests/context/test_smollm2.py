@@ -27,6 +27,7 @@ from responses_gateway.codec import request_from_json  # noqa: E402
 from responses_gateway.config import LocalModelOptions, ProviderConfig, Settings  # noqa: E402
 from responses_gateway.context import counter_for, loaders  # noqa: E402
 from responses_gateway.context.counting import SMOLLM2_DEFAULT_SYSTEM, SMOLLM2_FRAMING  # noqa: E402
+from responses_gateway.context import gguf  # noqa: E402
 from responses_gateway.providers.local import LocalProvider, create, weights  # noqa: E402
 from responses_gateway.providers.local.engine import LocalEngine  # noqa: E402
 from tests.context.corpus import CORPUS  # noqa: E402
@@ -106,18 +107,18 @@ async def provider() -> AsyncIterator[LocalProvider]:
 
 def test_the_vocabulary_comes_from_the_gguf() -> None:
     assert MODEL_PATH is not None
-    vocab = weights.read_vocab(MODEL_PATH)
+    vocab = gguf.read_vocab(MODEL_PATH)
     assert (vocab.model, vocab.pre) == ("gpt2", "smollm")
     assert len(vocab.tokens) == len(vocab.token_types) == 49152
     assert len(vocab.merges) == 48900 and vocab.merges[0] == "Ġ t"
     assert vocab.tokens[:3] == ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    control = [i for i, kind in enumerate(vocab.token_types) if kind == weights.TOKEN_CONTROL]
+    control = [i for i, kind in enumerate(vocab.token_types) if kind == gguf.TOKEN_CONTROL]
     assert control == list(range(17))
     assert (vocab.bos_token_id, vocab.eos_token_id, vocab.unknown_token_id) == (1, 2, 0)
     assert not vocab.add_bos_token and not vocab.add_eos_token
     assert vocab.chat_template is not None and "<|im_start|>" in vocab.chat_template
     # Without asking for them, arrays are skipped, and the context window is still found.
-    assert dict(weights.iter_metadata(MODEL_PATH))["tokenizer.ggml.tokens"] is None
+    assert dict(gguf.iter_metadata(MODEL_PATH))["tokenizer.ggml.tokens"] is None
     assert weights.context_length(MODEL_PATH) == 8192
 
 
@@ -126,14 +127,14 @@ def test_a_truncated_file_is_an_error(tmp_path: Path) -> None:
     cut = tmp_path / "cut.gguf"
     with MODEL_PATH.open("rb") as f:
         cut.write_bytes(f.read(200_000))  # inside the token list
-    with pytest.raises(weights.GGUFError):
-        weights.read_vocab(cut)
+    with pytest.raises(gguf.GGUFError):
+        gguf.read_vocab(cut)
     with pytest.raises(loaders.TokenizerDataMissing):
         loaders.build_gguf_tokenizer(cut)
 
 
 def test_the_default_local_model_uses_it() -> None:
-    model = {m.id: m for m in Settings().models}[weights.PUBLIC_ID]
+    (model,) = weights.embedded_models("local")
     assert model.tokenizer == "smollm2"
     assert counter_for(model.tokenizer).name == "smollm2"
 

@@ -9,12 +9,11 @@ import pytest
 
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.context import (
-    CONTEXT_LENGTH_EXCEEDED_MESSAGE,
     TruncationPlan,
     plan_truncation,
     trim_further,
 )
-from responses_gateway.errors import InvalidRequest
+from responses_gateway.errors import CONTEXT_LENGTH_EXCEEDED_MESSAGE, ContextOverflow, InvalidRequest
 from tests.context.helpers import assistant, call, output, reasoning, user
 
 
@@ -26,6 +25,7 @@ def test_openai_error_text() -> None:
 
 def assert_context_length_exceeded(excinfo: pytest.ExceptionInfo[InvalidRequest]) -> None:
     error = excinfo.value
+    assert isinstance(error, ContextOverflow)
     assert error.code == "context_length_exceeded"
     assert error.param == "input"
     assert error.message == CONTEXT_LENGTH_EXCEEDED_MESSAGE

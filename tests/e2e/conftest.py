@@ -17,7 +17,8 @@ import pytest
 
 from responses_gateway.api.v1 import service_pb2_grpc
 from responses_gateway.config import Capabilities, ModelConfig, ProviderConfig, RetryPolicy, Settings, Timeouts
-from responses_gateway.runtime import ServiceRuntime, run_all, run_remote_bridge, run_service
+from responses_gateway.bridge.server import run_remote_bridge
+from responses_gateway.runtime import ServiceRuntime, run_all, run_service
 from tests.upstreams.deepseek_chat import FakeDeepSeekChat
 from tests.upstreams.openai_responses import FakeOpenAIResponses
 

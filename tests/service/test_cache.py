@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.providers.openai_responses import STATELESS_ITEMS
-from responses_gateway.providers.transcript import Transcript
+from responses_gateway.context.transcript import Transcript
 from responses_gateway.service.cache import ConversationCache
 
 

@@ -1,12 +1,12 @@
 """Store fixtures: each test runs on a fresh SQLite file and, when reachable, on PostgreSQL.
 
-PostgreSQL gets one throw-away database per test session (created and migrated once);
-each test then runs in an outer transaction that is rolled back, its sessions joining it
-through savepoints (`join_transaction_mode="create_savepoint"`), so tests and concurrent
-runs never see each other's rows. Concurrency tests need sessions on connections of their
-own that really commit: `committing_db` gives those, and empties the tables afterwards.
-Test modules import `Db` only under TYPE_CHECKING: a conftest is not a module to import
-at run time.
+A test gets a migrated `Store` (in `Db`) and writes as production does, each write a
+transaction of its own that commits: `db.store.write(lambda c: writes.save_response(c, ...))`
+(on SQLite through the group-commit writer thread, on PostgreSQL on the async engine). It
+reads through `db.sessions()` with `ResponseRepository`. PostgreSQL gets one throw-away
+database per test session (created and migrated once), emptied after every test, so tests
+and concurrent runs never see each other's rows. Test modules import `Db` only under
+TYPE_CHECKING: a conftest is not a module to import at run time.
 """
 
 from __future__ import annotations
@@ -36,10 +36,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Db:
-    """What a store test gets: the engine and a factory of sessions inside the test's database."""
+    """What a store test gets: a migrated Store to write through, and its engine and sessions to read with."""
 
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    store: Store
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.store.engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.store.sessionmaker
 
     @contextmanager
     def count_statements(self) -> Iterator[list[str]]:
@@ -101,44 +108,26 @@ def pg_url() -> Iterator[URL]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Db]:
-    """A migrated database on each backend."""
+    """A migrated Store on each backend whose writes commit for real, as in production.
+
+    Separate writes and sessions are separate transactions (on PostgreSQL separate pooled
+    connections; on SQLite the writer thread's connection beside the readers'), so they
+    really contend. On PostgreSQL the tables are emptied afterwards: the database outlives the test.
+    """
     if request.param == "sqlite":
         store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
         try:
             await store.migrate()
-            yield Db(store.engine, store.sessionmaker)
-        finally:
+        except BaseException:
             await store.close()
-        return
-    store = await Store.open(request.getfixturevalue("pg_url"))
-    try:
-        async with store.engine.connect() as connection:
-            outer = await connection.begin()
-            try:
-                sessions = async_sessionmaker(
-                    bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-                )
-                yield Db(store.engine, sessions)
-            finally:
-                await outer.rollback()
-    finally:
-        await store.close()
-
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def committing_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Db]:
-    """A migrated database whose sessions each take their own pooled connection and commit for real."""
-    if request.param == "sqlite":
-        store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
-        await store.migrate()
+            raise
     else:
         store = await Store.open(request.getfixturevalue("pg_url"))
     try:
-        yield Db(store.engine, store.sessionmaker)
+        yield Db(store)
     finally:
         try:
-            if request.param == "postgresql":  # the session's database outlives this test
+            if request.param == "postgresql":
                 async with store.engine.begin() as connection:
                     await connection.execute(delete(ResponseRow))  # items go by ON DELETE CASCADE
         finally:

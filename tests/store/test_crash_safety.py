@@ -1,7 +1,7 @@
 """Crash safety: begin/finish, leases, the orphan sweep, and concurrent writers on both backends.
 
-`db` tests run inside the fixture's rolled-back transaction; the concurrency tests use
-`committing_db`, whose sessions are separate connections, so they really contend.
+Rows are written as production writes them, `store.write(lambda c: writes.xxx(c, ...))`,
+each write a transaction of its own that commits; so the concurrency tests really contend.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from responses_gateway.store import (
@@ -22,6 +22,7 @@ from responses_gateway.store import (
     ResponseRecord,
     ResponseRepository,
     ResponseRow,
+    writes,
 )
 
 if TYPE_CHECKING:
@@ -70,19 +71,13 @@ def flat(chain: list[ChainItem] | None) -> list[tuple[str, str, str]]:
     return [(c.response_id, c.kind, c.item.item_id) for c in chain]
 
 
-async def transact(db: Db, work: Callable[[ResponseRepository], Awaitable[T]]) -> T:
-    """`work` in a transaction of its own, committed."""
-    async with db.sessions() as session, session.begin():
-        return await work(ResponseRepository(session))
-
-
 async def read(db: Db, work: Callable[[ResponseRepository], Awaitable[T]]) -> T:
     async with db.sessions() as session:
         return await work(ResponseRepository(session))
 
 
 async def begin(db: Db, record: ResponseRecord, inputs: Sequence[ItemRecord] = ()) -> None:
-    await transact(db, lambda repo: repo.begin_response(record, inputs))
+    await db.store.write(lambda c: writes.begin_response(c, record, inputs))
 
 
 async def finish(
@@ -91,7 +86,7 @@ async def finish(
     outputs: Sequence[ItemRecord] = (),
     inputs: Sequence[ItemRecord] | None = None,
 ) -> bool:
-    return await transact(db, lambda repo: repo.finish_response(record, outputs, inputs))
+    return await db.store.write(lambda c: writes.finish_response(c, record, outputs, inputs))
 
 
 async def get(db: Db, response_id: str) -> ResponseRecord | None:
@@ -103,25 +98,26 @@ async def load(db: Db, response_id: str) -> list[tuple[str, str, str]]:
 
 
 async def sweep(db: Db, *, now: int = NOW, owner: str | None = None) -> list[str]:
-    return await transact(db, lambda repo: repo.fail_orphans(now=now, owner=owner))
+    return await db.store.write(lambda c: writes.fail_orphans(c, now=now, owner=owner))
 
 
 async def overlapping(
     db: Db,
-    first: Callable[[ResponseRepository], Awaitable[T]],
-    second: Callable[[ResponseRepository], Awaitable[U]],
+    first: Callable[[Connection], T],
+    second: Callable[[Connection], U],
 ) -> tuple[T, U]:
     """`first` runs and holds its transaction open while `second` starts in another; then both commit.
 
-    `second` contends with the open transaction: on PostgreSQL it waits for a row lock (or
-    skips the row), on SQLite for the write lock. `first` commits while it is held up.
+    `second` is a `Store.write` contending with the open transaction: on PostgreSQL it waits
+    for a row lock (or skips the row), on SQLite (in the writer thread) for the write lock.
+    `first` commits while it is held up. A `Store.write` runs its function whole, so the held
+    transaction is opened by hand, on the Store's engine, as `Store.write` does without a writer thread.
     """
-    async with db.sessions() as session:
-        async with session.begin():
-            first_result = await first(ResponseRepository(session))
-            contender = asyncio.create_task(transact(db, second))
-            await asyncio.sleep(0.3)  # let it reach the lock
-        return first_result, await contender
+    async with db.engine.begin() as connection:
+        first_result = await connection.run_sync(first)
+        contender = asyncio.create_task(db.store.write(second))
+        await asyncio.sleep(0.3)  # let it reach the lock
+    return first_result, await contender
 
 
 def turn(response_id: str, inputs: int = 2, outputs: int = 1) -> list[tuple[str, str, str]]:
@@ -146,14 +142,14 @@ class TestBeginAndFinish:
         assert await load(db, "r1") == turn("r1")
         assert await read(db, lambda repo: repo.response_status(TENANT, "r1")) == "completed"
 
-    async def test_begin_and_finish_in_one_session(self, db: Db) -> None:
+    async def test_begin_and_finish_in_one_transaction(self, db: Db) -> None:
         record = started("r1")
 
-        async def both(repo: ResponseRepository) -> bool:
-            await repo.begin_response(record, items("r1in", 2))
-            return await repo.finish_response(finished(record, "incomplete"), items("r1out", 2))
+        def both(c: Connection) -> bool:
+            writes.begin_response(c, record, items("r1in", 2))
+            return writes.finish_response(c, finished(record, "incomplete"), items("r1out", 2))
 
-        assert await transact(db, both) is True
+        assert await db.store.write(both) is True
         stored = await get(db, "r1")
         assert stored is not None
         assert (stored.status, stored.owner, stored.lease_expires_at) == ("incomplete", None, None)
@@ -222,7 +218,7 @@ class TestLeases:
         await begin(db, started("mine_done"))
         assert await finish(db, finished(started("mine_done")))
 
-        assert await transact(db, lambda repo: repo.renew_leases(ME, NOW + 90)) == 2
+        assert await db.store.write(lambda c: writes.renew_leases(c, ME, NOW + 90)) == 2
 
         leases = {}
         for rid in ("mine_1", "mine_2", "theirs", "mine_done"):
@@ -235,11 +231,11 @@ class TestLeases:
             "theirs": (OTHER, LIVE),
             "mine_done": (None, None),
         }
-        assert await transact(db, lambda repo: repo.renew_leases("nobody", NOW + 90)) == 0
+        assert await db.store.write(lambda c: writes.renew_leases(c, "nobody", NOW + 90)) == 0
 
     async def test_a_renewed_lease_escapes_the_sweep(self, db: Db) -> None:
         await begin(db, started("r1", lease=NOW + 5))
-        await transact(db, lambda repo: repo.renew_leases(ME, NOW + 60))
+        await db.store.write(lambda c: writes.renew_leases(c, ME, NOW + 60))
         assert await sweep(db, now=NOW + 10) == []
         assert await read(db, lambda repo: repo.response_status(TENANT, "r1")) == "in_progress"
 
@@ -254,8 +250,8 @@ class TestFailOrphans:
         await begin(db, started("theirs_at_now", owner=OTHER, lease=NOW))  # expires only after now
         await begin(db, started("unleased", owner=None, lease=None))
         # Final rows are never swept, whatever stale owner or lease they might carry.
-        await transact(
-            db, lambda repo: repo.save_response(finished(started("done", lease=EXPIRED)), items("in", 1), [])
+        await db.store.write(
+            lambda c: writes.save_response(c, finished(started("done", lease=EXPIRED)), items("in", 1), [])
         )
 
     async def statuses(self, db: Db) -> dict[str, tuple[str, str | None, int | None]]:
@@ -308,8 +304,7 @@ class TestFailOrphans:
 
 
 class TestConcurrency:
-    async def test_concurrent_sweeps_mark_each_orphan_once(self, committing_db: Db) -> None:
-        db = committing_db
+    async def test_concurrent_sweeps_mark_each_orphan_once(self, db: Db) -> None:
         orphans = [f"orphan_{i}" for i in range(30)]
         for rid in orphans:
             await begin(db, started(rid, owner=OTHER, lease=EXPIRED), items(f"{rid}in", 1))
@@ -320,64 +315,59 @@ class TestConcurrency:
         assert sorted(first + second) == sorted(orphans)  # each exactly once, none twice
         assert await read(db, lambda repo: repo.response_status(TENANT, "live")) == "in_progress"
 
-    async def test_a_sweep_beside_an_open_sweep_finds_nothing(self, committing_db: Db) -> None:
-        db = committing_db
+    async def test_a_sweep_beside_an_open_sweep_finds_nothing(self, db: Db) -> None:
         for rid in ("a", "b", "c"):
             await begin(db, started(rid, owner=OTHER, lease=EXPIRED))
 
         first, second = await overlapping(
-            db, lambda repo: repo.fail_orphans(now=NOW), lambda repo: repo.fail_orphans(now=NOW)
+            db, lambda c: writes.fail_orphans(c, now=NOW), lambda c: writes.fail_orphans(c, now=NOW)
         )
         assert (sorted(first), second) == (["a", "b", "c"], [])
 
-    async def test_finish_after_a_concurrent_sweep_returns_false(self, committing_db: Db) -> None:
-        db = committing_db
+    async def test_finish_after_a_concurrent_sweep_returns_false(self, db: Db) -> None:
         record = started("r1", lease=EXPIRED)
         await begin(db, record, items("r1in", 1))
 
         swept, saved = await overlapping(
             db,
-            lambda repo: repo.fail_orphans(now=NOW),
-            lambda repo: repo.finish_response(finished(record), items("r1out", 1)),
+            lambda c: writes.fail_orphans(c, now=NOW),
+            lambda c: writes.finish_response(c, finished(record), items("r1out", 1)),
         )
         assert (swept, saved) == (["r1"], False)
         assert await read(db, lambda repo: repo.response_status(TENANT, "r1")) == "failed"
         assert await load(db, "r1") == turn("r1", inputs=1, outputs=0)
 
-    async def test_a_sweep_never_overwrites_a_concurrent_finish(self, committing_db: Db) -> None:
-        db = committing_db
+    async def test_a_sweep_never_overwrites_a_concurrent_finish(self, db: Db) -> None:
         record = started("r1", lease=EXPIRED)  # expired, but its owner is finishing it right now
         await begin(db, record, items("r1in", 1))
 
         saved, swept = await overlapping(
             db,
-            lambda repo: repo.finish_response(finished(record), items("r1out", 1)),
-            lambda repo: repo.fail_orphans(now=NOW),
+            lambda c: writes.finish_response(c, finished(record), items("r1out", 1)),
+            lambda c: writes.fail_orphans(c, now=NOW),
         )
         assert (saved, swept) == (True, [])
         assert await read(db, lambda repo: repo.response_status(TENANT, "r1")) == "completed"
         assert await load(db, "r1") == turn("r1", inputs=1)
 
-    async def test_concurrent_deletes(self, committing_db: Db) -> None:
-        db = committing_db
+    async def test_concurrent_deletes(self, db: Db) -> None:
         for rid in ("r1", "r2"):
             await finish(db, finished(started(rid)), [], items("in", 2))
 
         results = await asyncio.gather(
-            *(transact(db, lambda repo: repo.delete_response(TENANT, "r1")) for _ in range(2))
+            *(db.store.write(lambda c: writes.delete_response(c, TENANT, "r1")) for _ in range(2))
         )
         assert sorted(results) == [False, True]
 
         held = await overlapping(
             db,
-            lambda repo: repo.delete_response(TENANT, "r2"),
-            lambda repo: repo.delete_response(TENANT, "r2"),
+            lambda c: writes.delete_response(c, TENANT, "r2"),
+            lambda c: writes.delete_response(c, TENANT, "r2"),
         )
         assert held == (True, False)
         assert await get(db, "r1") is None and await get(db, "r2") is None
 
-    async def test_concurrent_forks_of_one_parent(self, committing_db: Db) -> None:
-        db = committing_db
+    async def test_concurrent_forks_of_one_parent(self, db: Db) -> None:
         await finish(db, finished(started("root")), items("rootout", 1), items("rootin", 2))
 
         async def fork(rid: str) -> bool:
@@ -386,11 +376,10 @@ class TestConcurrency:
             return await finish(db, finished(record), items(f"{rid}out", 1))
 
         async def saved_whole(rid: str) -> None:
-            await transact(
-                db,
-                lambda repo: repo.save_response(
-                    finished(started(rid, previous="root")), items(f"{rid}in", 2), items(f"{rid}out", 1)
-                ),
+            await db.store.write(
+                lambda c: writes.save_response(
+                    c, finished(started(rid, previous="root")), items(f"{rid}in", 2), items(f"{rid}out", 1)
+                )
             )
 
         assert list(await asyncio.gather(fork("left"), fork("right"))) == [True, True]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store
+from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store, writes
 
 RECORD = ResponseRecord("resp_1", "default", None, "gpt-test", "completed", 1_760_000_000, b"proto")
 
@@ -29,8 +29,7 @@ async def test_sqlite_memory_is_one_shared_database() -> None:
     store = await Store.open("sqlite+aiosqlite:///:memory:")
     try:
         await store.migrate()
-        async with store.session() as session, session.begin():
-            await ResponseRepository(session).save_response(RECORD, [ItemRecord("msg_1", "message", b"hi")], [])
+        await store.write(lambda c: writes.save_response(c, RECORD, [ItemRecord("msg_1", "message", b"hi")], []))
         async with store.session() as session:  # a later session sees the same in-memory database
             assert await ResponseRepository(session).get_response("default", "resp_1") == RECORD
             assert (await session.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1

@@ -1,4 +1,4 @@
-"""ResponseRepository against real databases (the `db` fixture: SQLite file, PostgreSQL)."""
+"""ResponseRepository against real databases (the `db` fixture: SQLite file, PostgreSQL), written through Store.write."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
+from responses_gateway.errors import ChainTooDeep
 from responses_gateway.store import (
     ChainItem,
-    ChainTooDeepError,
     ItemRecord,
     ResponseItemRow,
     ResponseRecord,
     ResponseRepository,
+    writes,
 )
 
 if TYPE_CHECKING:
@@ -49,8 +50,7 @@ async def save(
     inputs: Sequence[ItemRecord] = (),
     outputs: Sequence[ItemRecord] = (),
 ) -> None:
-    async with db.sessions() as session, session.begin():
-        await ResponseRepository(session).save_response(record, inputs, outputs)
+    await db.store.write(lambda c: writes.save_response(c, record, inputs, outputs))
 
 
 async def save_turn(db: Db, response_id: str, previous: str | None = None) -> None:
@@ -101,11 +101,14 @@ async def test_get_for_another_tenant_or_unknown_id_is_none(db: Db) -> None:
 
 async def test_delete_removes_response_and_items(db: Db) -> None:
     await save_turn(db, "resp_1")
-    async with db.sessions() as session, session.begin():
-        repo = ResponseRepository(session)
-        assert await repo.delete_response("other", "resp_1") is False  # not theirs to delete
-        assert await repo.delete_response(TENANT, "resp_1") is True
-        assert await repo.delete_response(TENANT, "resp_1") is False
+    deleted = await db.store.write(
+        lambda c: [
+            writes.delete_response(c, "other", "resp_1"),  # not theirs to delete
+            writes.delete_response(c, TENANT, "resp_1"),
+            writes.delete_response(c, TENANT, "resp_1"),
+        ]
+    )
+    assert deleted == [False, True, False]  # in one transaction
 
     async with db.sessions() as session:
         assert await ResponseRepository(session).get_response(TENANT, "resp_1") is None
@@ -155,8 +158,7 @@ async def test_deleted_ancestor_ends_the_walk(db: Db) -> None:
     await save_turn(db, "r1")
     await save_turn(db, "r2", "r1")
     await save_turn(db, "r3", "r2")
-    async with db.sessions() as session, session.begin():
-        assert await ResponseRepository(session).delete_response(TENANT, "r2")
+    assert await db.store.write(lambda c: writes.delete_response(c, TENANT, "r2"))
 
     assert flat(await load(db, "r3")) == expected_turn("r3")
 
@@ -175,14 +177,16 @@ async def test_walk_never_enters_another_tenant(db: Db) -> None:
 
 async def test_deep_chain_loads_in_one_ordered_query(db: Db) -> None:
     depth = 1000
-    async with db.sessions() as session, session.begin():
-        repo = ResponseRepository(session)
+
+    def save_chain(c: Connection) -> None:  # the whole chain in one transaction
         for i in range(depth):
             previous = f"r{i - 1}" if i else None
-            await repo.save_response(response(f"r{i}", previous), items(f"r{i}in", 1), items(f"r{i}out", 1))
+            writes.save_response(c, response(f"r{i}", previous), items(f"r{i}in", 1), items(f"r{i}out", 1))
+
+    await db.store.write(save_chain)
 
     async with db.sessions() as session:
-        await session.connection()  # begin first: on PostgreSQL that emits the test's SAVEPOINT
+        await session.connection()  # begin first, so that only the query itself is counted
         with db.count_statements() as statements:
             chain = await ResponseRepository(session).load_conversation(TENANT, f"r{depth - 1}")
 
@@ -201,8 +205,11 @@ async def test_chain_depth_is_capped(db: Db) -> None:
     async with db.sessions() as session:
         capped = ResponseRepository(session, max_chain_depth=4)
         assert len(await capped.load_conversation(TENANT, "r3") or []) == 12
-        with pytest.raises(ChainTooDeepError):
+        with pytest.raises(ChainTooDeep) as raised:
             await ResponseRepository(session, max_chain_depth=3).load_conversation(TENANT, "r3")
+    assert raised.value.http_status == 400  # a client error, not a 500
+    assert raised.value.param == "previous_response_id"
+    assert raised.value.code == "conversation_too_deep"
 
 
 async def test_cycle_is_stopped_by_the_cap(db: Db) -> None:
@@ -210,8 +217,10 @@ async def test_cycle_is_stopped_by_the_cap(db: Db) -> None:
     await save_turn(db, "a", "b")
     await save_turn(db, "b", "a")
     async with db.sessions() as session:
-        with pytest.raises(ChainTooDeepError):
+        with pytest.raises(ChainTooDeep) as raised:
             await ResponseRepository(session, max_chain_depth=50).load_conversation(TENANT, "a")
+    assert raised.value.http_status == 400
+    assert raised.value.param == "previous_response_id"
 
 
 class TestListInputItems:

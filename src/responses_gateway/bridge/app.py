@@ -15,7 +15,7 @@ from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
 from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
 from responses_gateway.codec.fields import unknown
-from responses_gateway.errors import GatewayError, InvalidRequest, UpstreamError
+from responses_gateway.errors import InternalError, InvalidRequest, NotReady
 
 BACKEND = web.AppKey("backend", Backend)
 
@@ -56,7 +56,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         # as OpenAI does; only after it does the stream begin.
         first = await anext(batches)
     except StopAsyncIteration:
-        raise UpstreamError("The response stream ended before it began.", code="server_error") from None
+        raise InternalError("The response stream ended before it began.") from None
     try:
         return await write_sse(request, first, batches)
     finally:
@@ -166,7 +166,7 @@ async def readyz(request: web.Request) -> web.Response:
     """Readiness: the service behind the bridge answers."""
     if await request.app[BACKEND].ready():
         return _json({"status": "ready"})
-    raise GatewayError("The responses service is not ready.", code="not_ready", type="service_unavailable_error", http_status=503)
+    raise NotReady()
 
 
 def create_app(backend: Backend, *, max_body_bytes: int = 32 * 1024 * 1024) -> web.Application:

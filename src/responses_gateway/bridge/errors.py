@@ -11,13 +11,22 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from responses_gateway.errors import GatewayError, InvalidRequest, NotFound
+from responses_gateway.errors import (
+    BadHTTPRequest,
+    GatewayError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    ProviderNotConfigured,
+    RequestTooLarge,
+    UpstreamAuthenticationFailed,
+)
 
 log = logging.getLogger(__name__)
 
 # Errors that are the gateway's configuration, not a passing fault: a client
 # retrying (the openai SDK does on 5xx) would only repeat them.
-_NO_RETRY_CODES = frozenset({"provider_not_configured", "upstream_authentication_failed"})
+_NOT_WORTH_RETRYING = (ProviderNotConfigured, UpstreamAuthenticationFailed)
 
 
 def error_response(exc: GatewayError) -> web.Response:
@@ -26,7 +35,7 @@ def error_response(exc: GatewayError) -> web.Response:
     if exc.retry_after > 0:
         headers["retry-after"] = str(math.ceil(exc.retry_after))
         headers["retry-after-ms"] = str(int(exc.retry_after * 1000))
-    if exc.code in _NO_RETRY_CODES:
+    if isinstance(exc, _NOT_WORTH_RETRYING):
         headers["x-should-retry"] = "false"
     return web.Response(
         body=orjson.dumps(exc.to_json()), status=exc.http_status, content_type="application/json", headers=headers
@@ -37,10 +46,10 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> Gatewa
     if exc.status == 404:
         return NotFound(f"Invalid URL ({request.method} {request.path})")
     if exc.status == 405:
-        return InvalidRequest(f"Invalid method for URL ({request.method} {request.path})", http_status=405)
+        return MethodNotAllowed(f"Invalid method for URL ({request.method} {request.path})")
     if exc.status == 413:
-        return InvalidRequest("The request body is too large.", code="request_too_large", http_status=413)
-    return InvalidRequest(exc.reason or "Bad request.", http_status=exc.status)
+        return RequestTooLarge("The request body is too large.")
+    return BadHTTPRequest(exc.reason or "Bad request.", status=exc.status)
 
 
 @web.middleware
@@ -57,7 +66,7 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         response = error_response(_from_http_exception(request, exc))
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
-        response = error_response(GatewayError("The server had an error while processing your request.", code="server_error"))
+        response = error_response(InternalError())
     if not response.prepared:
         response.headers["x-request-id"] = f"req_{secrets.token_hex(16)}"
         response.headers["openai-version"] = "2020-10-01"

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.codec import event_to_sse
-from responses_gateway.errors import GatewayError, InternalError
+from responses_gateway.errors import GatewayError, InternalError, set_failed
 
 DONE = b"data: [DONE]\n\n"
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ async def write_sse(
             await _write_failure(response, start, last, exc)
         except Exception:
             log.exception("the event stream failed")
-            await _write_failure(response, start, last, InternalError("The server had an error while processing your request."))
+            await _write_failure(response, start, last, InternalError())
         await response.write_eof(DONE)
     except ConnectionResetError:
         # The client went away: the caller closes the batches, which cancels the upstream call.
@@ -69,8 +69,5 @@ async def _write_failure(
     await response.write(event_to_sse(epb.ResponseStreamEvent(sequence_number=seq, error=epb.ErrorEvent(error=exc.to_detail()))))
     failed = epb.ResponseStreamEvent(sequence_number=seq + 1)
     failed.failed.response.CopyFrom(first.created.response)
-    failed.failed.response.status = "failed"
-    failed.failed.response.error.code = exc.code or "server_error"
-    failed.failed.response.error.message = exc.message
-    failed.failed.response.usage.SetInParent()
+    set_failed(failed.failed.response, exc.to_detail())
     await response.write(event_to_sse(failed))

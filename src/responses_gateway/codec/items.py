@@ -27,6 +27,8 @@ from responses_gateway.codec.fields import (
     req_str,
 )
 
+# The `include` value that asks for reasoning items' encrypted state.
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
 ROLES = ("user", "assistant", "system", "developer")
 ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning", "item_reference")
 PART_TYPES = ("input_text", "input_image", "input_file", "output_text", "refusal")
@@ -191,7 +193,7 @@ def item_to_json(item: pb.Item) -> dict[str, Any]:
     if kind == "function_call_output":
         return _call_output_to_json(item.function_call_output)
     if kind == "reasoning":
-        return reasoning_to_json(item.reasoning)
+        return reasoning_item_to_json(item.reasoning)
     if kind == "item_reference":
         return {"type": "item_reference", "id": item.item_reference.id}
     raise ValueError("empty item")
@@ -245,7 +247,7 @@ def _call_output_to_json(item: pb.FunctionCallOutputItem) -> dict[str, Any]:
     return out
 
 
-def reasoning_to_json(item: pb.ReasoningItem) -> dict[str, Any]:
+def reasoning_item_to_json(item: pb.ReasoningItem) -> dict[str, Any]:
     """Encode a reasoning item."""
     out: dict[str, Any] = {}
     if item.id:

@@ -260,7 +260,7 @@ def tool_choice_to_json(choice: pb.ToolChoice) -> Any:
     return choice.mode or "auto"
 
 
-def reasoning_to_json(reasoning: pb.Reasoning) -> dict[str, Any]:
+def reasoning_config_to_json(reasoning: pb.Reasoning) -> dict[str, Any]:
     """Encode `reasoning` with nulls for unset fields."""
     return {
         "effort": reasoning.effort if reasoning.HasField("effort") else None,
@@ -331,7 +331,7 @@ def request_to_json(
     if req.HasField("tool_choice"):
         out["tool_choice"] = tool_choice_to_json(req.tool_choice)
     if req.HasField("reasoning"):
-        out["reasoning"] = {k: v for k, v in reasoning_to_json(req.reasoning).items() if v is not None}
+        out["reasoning"] = {k: v for k, v in reasoning_config_to_json(req.reasoning).items() if v is not None}
     if req.HasField("text"):
         out["text"] = text_to_json(req.text)
     if req.metadata:

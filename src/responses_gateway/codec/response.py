@@ -14,7 +14,7 @@ from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.codec.fields import JSONObject, get_int, get_list, get_object, get_str
 from responses_gateway.codec.items import item_to_json, items_from_json
-from responses_gateway.codec.request import reasoning_to_json, text_to_json, tool_choice_to_json, tool_to_json
+from responses_gateway.codec.request import reasoning_config_to_json, text_to_json, tool_choice_to_json, tool_to_json
 
 
 def usage_to_json(usage: pb.Usage) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def _response_fields(resp: pb.Response) -> dict[str, Any]:
         "previous_response_id": _opt(resp, "previous_response_id"),
         "prompt_cache_key": _opt(resp, "prompt_cache_key"),
         "prompt_cache_retention": _opt(resp, "prompt_cache_retention"),
-        "reasoning": reasoning_to_json(resp.reasoning),
+        "reasoning": reasoning_config_to_json(resp.reasoning),
         "safety_identifier": _opt(resp, "safety_identifier"),
         "service_tier": resp.service_tier,
         "store": resp.store,

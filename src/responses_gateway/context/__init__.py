@@ -25,15 +25,12 @@ from responses_gateway.context.counting import (
     warm_up,
 )
 from responses_gateway.context.truncation import (
-    CONTEXT_LENGTH_EXCEEDED_MESSAGE,
     TruncationPlan,
-    context_length_exceeded,
     plan_truncation,
     trim_further,
 )
 
 __all__ = [
-    "CONTEXT_LENGTH_EXCEEDED_MESSAGE",
     "TOKENIZERS",
     "DeepSeekV4Counter",
     "EstimateCounter",
@@ -42,7 +39,6 @@ __all__ = [
     "SmolLM2Counter",
     "TokenCounter",
     "TruncationPlan",
-    "context_length_exceeded",
     "counter_for",
     "plan_truncation",
     "trim_further",

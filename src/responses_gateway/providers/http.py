@@ -16,15 +16,30 @@ import aiohttp
 import orjson
 
 from responses_gateway.config import ProviderConfig
-from responses_gateway.errors import GatewayError, InvalidRequest, RateLimited, UpstreamError
+from responses_gateway.errors import (
+    CONTEXT_LENGTH_EXCEEDED_MESSAGE,
+    ContextOverflow,
+    GatewayError,
+    RateLimited,
+    UpstreamAuthenticationFailed,
+    UpstreamError,
+    UpstreamOverloaded,
+    UpstreamQuotaExhausted,
+    UpstreamRejected,
+    UpstreamServerError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 from responses_gateway.providers.sse import SSEProtocolError, iter_sse_data
 
 
 class UpstreamHTTP:
     """POSTs JSON to one upstream; answers bytes or SSE `data` payloads."""
 
-    def __init__(self, config: ProviderConfig, api_key: str) -> None:
+    def __init__(self, config: ProviderConfig, api_key: str, *, keep_alive: bool = True) -> None:
+        """`keep_alive=False`: a new connection per request, for an upstream that drops idle ones unannounced."""
         self._config = config
+        self._keep_alive = keep_alive
         self.base_url = config.resolved_base_url()
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         t = config.timeouts
@@ -38,7 +53,9 @@ class UpstreamHTTP:
     def _client(self) -> aiohttp.ClientSession:
         # Created lazily so it binds to the running loop.
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._config.pool_size, enable_cleanup_closed=True)
+            connector = aiohttp.TCPConnector(
+                limit=self._config.pool_size, enable_cleanup_closed=True, force_close=not self._keep_alive
+            )
             # No cookie jar: one session serves every tenant, and an upstream's cookies
             # (load balancers set them) must not travel from one client's call to the next.
             self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
@@ -113,9 +130,7 @@ class UpstreamHTTP:
             raise transport_error(exc) from exc
         except (aiohttp.ClientError, SSEProtocolError) as exc:
             if started:
-                raise UpstreamError(
-                    "The upstream provider closed the stream before it finished.", code="server_error"
-                ) from exc
+                raise UpstreamServerError("The upstream provider closed the stream before it finished.") from exc
             raise transport_error(exc) from exc
 
     def _drain_later(self, resp: aiohttp.ClientResponse) -> bool:
@@ -159,10 +174,8 @@ async def _drain(resp: aiohttp.ClientResponse) -> None:
             resp.close()
 
 
-def _idle_timeout() -> UpstreamError:
-    return UpstreamError(
-        "The upstream provider stopped sending events (idle timeout).", code="upstream_timeout", http_status=504
-    )
+def _idle_timeout() -> UpstreamTimeout:
+    return UpstreamTimeout("The upstream provider stopped sending events (idle timeout).")
 
 
 class _IdleWatchdog:
@@ -215,10 +228,8 @@ class _IdleWatchdog:
 def transport_error(exc: BaseException) -> UpstreamError:
     """A connection-level failure before any response."""
     if isinstance(exc, asyncio.TimeoutError):
-        return UpstreamError("The upstream provider timed out.", code="upstream_timeout", type="server_error", http_status=504)
-    return UpstreamError(
-        "The gateway could not reach the upstream provider.", code="upstream_unavailable", type="server_error", http_status=502
-    )
+        return UpstreamTimeout("The upstream provider timed out.")
+    return UpstreamUnreachable()
 
 
 def retry_after(headers: Mapping[str, str]) -> float:
@@ -255,44 +266,28 @@ def map_error(status: int, payload: bytes, headers: Mapping[str, str]) -> Gatewa
         pass
     message, code, param, kind = (_str_field(error, k) for k in ("message", "code", "param", "type"))
     if status in (400, 404, 409, 422):
-        return InvalidRequest(
+        if code == "context_length_exceeded" or kind in _CONTEXT_OVERFLOW_TYPES:
+            return ContextOverflow(message or CONTEXT_LENGTH_EXCEEDED_MESSAGE)
+        return UpstreamRejected(
             message or "The upstream provider rejected the request.",
+            status=400 if status == 404 else status,
             code=code,
             param=param,
-            http_status=400 if status == 404 else status,
         )
     if status in (401, 403):
-        return UpstreamError(
-            "The upstream provider rejected the gateway's credentials.",
-            code="upstream_authentication_failed",
-            type="server_error",
-            http_status=502,
-        )
+        return UpstreamAuthenticationFailed()
     if status == 402 or code in ("insufficient_quota", "credit_balance_exhausted"):
-        return UpstreamError(
-            "The upstream provider's quota for this gateway is exhausted.",
-            code="upstream_quota_exhausted",
-            type="server_error",
-            http_status=503,
-        )
+        return UpstreamQuotaExhausted()
     if status == 429:
         return RateLimited(
             "Rate limit reached upstream. Please try again later.",
-            code="rate_limit_exceeded",
-            type=kind if kind in ("requests", "tokens") else "requests",
+            limit="tokens" if kind == "tokens" else "requests",
             retry_after=retry_after(headers),
         )
     if status == 503:
-        return UpstreamError(
-            "The upstream provider is overloaded. Please try again later.",
-            code="server_is_overloaded",
-            type="service_unavailable_error",
-            http_status=503,
-            retry_after=retry_after(headers),
-        )
-    return UpstreamError(
-        "The upstream provider had an error while processing your request.",
-        code="server_error",
-        type="server_error",
-        http_status=status if status in (500, 502, 504) else 502,
-    )
+        return UpstreamOverloaded("The upstream provider is overloaded. Please try again later.", retry_after=retry_after(headers))
+    return UpstreamServerError("The upstream provider had an error while processing your request.", status=status)
+
+
+# llama.cpp's server names an input over its window by the error's `type`.
+_CONTEXT_OVERFLOW_TYPES = frozenset({"exceed_context_size_error"})

@@ -13,19 +13,13 @@ import orjson
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
-from responses_gateway.api.v1 import responses_pb2 as pb
-from responses_gateway.codec import event_from_json, request_to_json, response_from_json
-from responses_gateway.codec.items import item_to_json
+from responses_gateway.codec import event_from_json, request_to_json
+from responses_gateway.codec.items import ENCRYPTED_REASONING, item_to_json
 from responses_gateway.config import ProviderConfig
-from responses_gateway.errors import InvalidRequest, UpstreamError
+from responses_gateway.errors import BadUpstreamResponse, InvalidRequest
 from responses_gateway.providers.base import ProviderCall
 from responses_gateway.providers.http import UpstreamHTTP
 
-ENCRYPTED_REASONING = "reasoning.encrypted_content"
-
-
-def _unreadable() -> UpstreamError:
-    return UpstreamError("The upstream provider sent an unreadable response.", code="bad_upstream_response", http_status=502)
 
 
 class OpenAIResponsesProvider:
@@ -34,7 +28,7 @@ class OpenAIResponsesProvider:
     def __init__(self, config: ProviderConfig, api_key: str) -> None:
         self._http = UpstreamHTTP(config, api_key)
 
-    def _body(self, call: ProviderCall, *, stream: bool) -> bytes:
+    def _body(self, call: ProviderCall) -> bytes:
         # Encoded from the caller's request as is (no copy of a long conversation);
         # the fields the upstream must see differently are set on the JSON.
         body = request_to_json(call.request, _encoded_separately)
@@ -43,42 +37,31 @@ class OpenAIResponsesProvider:
         body["store"] = False
         body.pop("previous_response_id", None)
         body.pop("stream_options", None)
-        if stream:
-            body["stream"] = True
-            options = call.request.stream_options
-            if call.request.HasField("stream_options") and options.HasField("include_obfuscation"):
-                body["stream_options"] = {"include_obfuscation": options.include_obfuscation}
-        else:
-            body.pop("stream", None)
+        body["stream"] = True
+        options = call.request.stream_options
+        if call.request.HasField("stream_options") and options.HasField("include_obfuscation"):
+            body["stream_options"] = {"include_obfuscation": options.include_obfuscation}
         include = body.setdefault("include", [])
         if ENCRYPTED_REASONING not in include:
             include.append(ENCRYPTED_REASONING)
         return orjson.dumps(body)
 
-    async def complete(self, call: ProviderCall) -> pb.Response:
-        """One JSON request, one response object."""
-        payload = await self._http.post_json("/responses", orjson.Fragment(self._body(call, stream=False)))
-        try:
-            return response_from_json(orjson.loads(payload))
-        except (orjson.JSONDecodeError, InvalidRequest) as exc:
-            raise _unreadable() from exc
-
     async def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
         """POST with stream:true and translate each SSE event to proto."""
-        async for data in self._http.stream_sse("/responses", orjson.Fragment(self._body(call, stream=True))):
+        async for data in self._http.stream_sse("/responses", orjson.Fragment(self._body(call))):
             if data == b"[DONE]":
                 return
             try:
                 obj = orjson.loads(data)
                 if not isinstance(obj, dict):
-                    raise _unreadable()
+                    raise BadUpstreamResponse()
                 kind = obj.get("type")
                 # The gateway announces its own response object (service/assembler);
                 # the upstream's, a full snapshot, is only a sign that it started.
                 announcement = _ANNOUNCEMENTS.get(kind) if isinstance(kind, str) else None
                 event = announcement() if announcement is not None else event_from_json(obj)
             except (orjson.JSONDecodeError, InvalidRequest) as exc:
-                raise _unreadable() from exc
+                raise BadUpstreamResponse() from exc
             if event is not None:
                 yield event
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import ModelConfig
 from responses_gateway.errors import InvalidRequest
-from responses_gateway.providers.transcript import EMPTY, Transcript, uses_images
+from responses_gateway.context.transcript import EMPTY, Transcript, uses_images
 
 
 def check_capabilities(model: ModelConfig, request: pb.CreateResponseRequest, history: Transcript = EMPTY) -> None:

@@ -12,36 +12,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import BreakerPolicy, ModelConfig, RetryPolicy, Settings
-from responses_gateway.errors import GatewayError, ModelNotFound, RateLimited, Unavailable, UpstreamError
+from responses_gateway.errors import (
+    DeploymentsCoolingDown,
+    GatewayError,
+    ModelNotFound,
+    ProviderNotConfigured,
+    QueueFull,
+    RateLimited,
+    TransientUpstreamError,
+    UpstreamAccountError,
+)
 from responses_gateway.providers import PROVIDER_TYPES, Provider, ProviderCall, ProviderFactory
-from responses_gateway.providers.transcript import EMPTY, Transcript
+from responses_gateway.context.transcript import EMPTY, Transcript
 from responses_gateway.router.breaker import CircuitBreaker
 from responses_gateway.router.capabilities import check_capabilities
 
 log = logging.getLogger(__name__)
 
-# Worth trying again on the same deployment: passing faults.
-_RETRY_CODES = frozenset(
-    {"server_error", "server_is_overloaded", "upstream_unavailable", "upstream_timeout", "bad_upstream_response"}
-)
-# Worth trying elsewhere but not again here: this deployment's account is the problem.
-_FAILOVER_CODES = frozenset({"upstream_authentication_failed", "upstream_quota_exhausted", "provider_not_configured"})
-
-
 def is_retryable(exc: GatewayError) -> bool:
-    """A passing fault: connect errors, timeouts, 429, 5xx."""
-    return isinstance(exc, RateLimited) or (isinstance(exc, UpstreamError) and exc.code in _RETRY_CODES)
+    """A passing fault worth trying again on the same deployment (not a refusal of the gateway's own)."""
+    return isinstance(exc, (TransientUpstreamError, RateLimited)) and not isinstance(exc, QueueFull)
 
 
 def is_failover(exc: GatewayError) -> bool:
     """A fault another deployment may not have."""
-    return is_retryable(exc) or exc.code in _FAILOVER_CODES
+    return isinstance(exc, (TransientUpstreamError, RateLimited, UpstreamAccountError, ProviderNotConfigured))
 
 
 @dataclass
@@ -158,9 +159,7 @@ class Router:
         servable = [d for d in self._deployments[model.id] if d.provider is not None]
         if not servable:
             reason = self._deployments[model.id][0].unavailable_reason
-            raise Unavailable(
-                f"The model '{model_id}' is configured, but {reason}.", code="provider_not_configured", param="model"
-            )
+            raise ProviderNotConfigured(f"The model '{model_id}' is configured, but {reason}.")
         fallbacks: list[Route] = []
         for fallback_id in model.fallbacks:
             fallback = self._models[fallback_id]
@@ -189,7 +188,7 @@ class Router:
 
     def _delay(self, attempt: int, exc: GatewayError) -> float | None:
         """Seconds to wait before retrying the same deployment; None to move on."""
-        if attempt >= self._retry.max_attempts or not is_retryable(exc) or not exc.retry_here:
+        if attempt >= self._retry.max_attempts or not is_retryable(exc):
             return None
         if exc.retry_after > 0:
             return exc.retry_after if exc.retry_after <= self._retry.max_retry_after else None
@@ -206,15 +205,18 @@ class Router:
         else:
             deployment.breaker.record_failure()
         delay = self._delay(attempt, exc)
-        log.info("deployment %s failed (%s); %s", deployment.name, exc.code, "moving on" if delay is None else "retrying")
+        log.info("deployment %s failed (%s); %s", deployment.name, type(exc).__name__, "moving on" if delay is None else "retrying")
         if delay is not None:
             self.stats.retries += 1
         return delay
 
     async def stream(
         self, route: Route, request: pb.CreateResponseRequest, history: Transcript = EMPTY, history_start: int = 0
-    ) -> AsyncIterator[epb.ResponseStreamEvent]:
+    ) -> AsyncGenerator[epb.ResponseStreamEvent, None]:
         """Events from the first deployment that starts answering; see the module docstring.
+
+        The one path for streamed and unary creates: a unary create reads the
+        stream to its terminal event.
 
         The conversation is `history.items[history_start:]` then `request.input_items`.
         """
@@ -261,40 +263,7 @@ class Router:
                 finally:
                     await _aclose(events)
                 return
-        raise last_error or _cooling_down(route)
-
-    async def complete(
-        self, route: Route, request: pb.CreateResponseRequest, history: Transcript = EMPTY, history_start: int = 0
-    ) -> pb.Response:
-        """The finished response from the first deployment that answers (conversation as for `stream`)."""
-        last_error: GatewayError | None = None
-        previous = route
-        for target, deployment in self._candidates(route):
-            if target is not previous:
-                self.stats.fallbacks += 1
-                previous = target
-            attempt = 0
-            while deployment.breaker.allow():
-                attempt += 1
-                self.stats.attempts += 1
-                assert deployment.provider is not None
-                call = _call(request, target, deployment, history, history_start)
-                try:
-                    response = await deployment.provider.complete(call)
-                except GatewayError as exc:
-                    last_error = exc
-                    delay = self._after_failure(deployment, attempt, exc)
-                    if delay is None:
-                        break
-                    await self._sleep(delay)
-                    continue
-                except BaseException:
-                    deployment.breaker.release()
-                    raise
-                deployment.breaker.record_success()
-                self.stats.last_deployment = deployment.name
-                return response
-        raise last_error or _cooling_down(route)
+        raise last_error or DeploymentsCoolingDown(route.model.id)
 
     async def aclose(self) -> None:
         """Close every provider's connection pool."""
@@ -311,13 +280,6 @@ def _call(
         upstream_model=deployment.upstream_model,
         history=history,
         history_start=history_start,
-    )
-
-
-def _cooling_down(route: Route) -> Unavailable:
-    return Unavailable(
-        f"Every deployment of '{route.model.id}' is cooling down after failures. Please try again shortly.",
-        code="server_is_overloaded",
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from responses_gateway.providers.transcript import Transcript
+from responses_gateway.context.transcript import Transcript
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 

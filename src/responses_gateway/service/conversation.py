@@ -15,7 +15,7 @@ from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import ModelConfig
 from responses_gateway.context import TokenCounter, TruncationPlan, counter_for, plan_truncation, trim_further
 from responses_gateway.errors import InvalidRequest
-from responses_gateway.providers.transcript import Transcript
+from responses_gateway.context.transcript import Transcript
 
 # Above this much text, counting moves to a thread so the event loop keeps serving.
 _COUNT_IN_THREAD_BYTES = 64 * 1024

@@ -8,28 +8,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import grpc
-from google.protobuf import any_pb2
-from google.rpc import status_pb2
-from grpc_status import rpc_status
-
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.api.v1 import service_pb2_grpc
-from responses_gateway.coalesce import coalesced
-from responses_gateway.errors import GatewayError, InternalError
-from responses_gateway.service.responses import CallContext, ResponsesService
+from responses_gateway.service.coalesce import coalesced
+from responses_gateway.errors import GatewayError, InternalError, to_rpc_status
+from responses_gateway.service.call import CallContext
+from responses_gateway.service.responses import ResponsesService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def error_status(exc: GatewayError) -> grpc.Status:
-    """A google.rpc.Status with the OpenAI error object packed as its detail."""
-    detail = any_pb2.Any()
-    detail.Pack(exc.to_detail())
-    status = status_pb2.Status(code=exc.grpc_code.value[0], message=exc.message, details=[detail])
-    return rpc_status.to_status(status)
 
 
 class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
@@ -46,10 +35,10 @@ class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
         try:
             return await call()
         except GatewayError as exc:
-            await context.abort_with_status(error_status(exc))
+            await context.abort_with_status(to_rpc_status(exc))
         except Exception:
             log.exception("unhandled error in RPC")
-            await context.abort_with_status(error_status(InternalError("The server had an error while processing your request.")))
+            await context.abort_with_status(to_rpc_status(InternalError()))
         raise AssertionError("unreachable: abort raises")
 
     async def CreateResponse(self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext) -> pb.Response:
@@ -103,7 +92,7 @@ async def _aborting_on_error(items: AsyncIterator[T], context: grpc.aio.Servicer
         async for item in items:
             yield item
     except GatewayError as exc:
-        await context.abort_with_status(error_status(exc))
+        await context.abort_with_status(to_rpc_status(exc))
     except Exception:
         log.exception("unhandled error in stream")
-        await context.abort_with_status(error_status(InternalError("The server had an error while processing your request.")))
+        await context.abort_with_status(to_rpc_status(InternalError()))

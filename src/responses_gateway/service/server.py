@@ -11,25 +11,28 @@ from responses_gateway.service.grpc_servicer import ResponsesServicer
 from responses_gateway.service.responses import ResponsesService
 
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["ResponsesService"].full_name
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
-async def build_server(
-    service: ResponsesService, host: str, port: int, *, tenant_id: str
-) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """A started-ready (not yet started) server bound to host:port; port 0 picks one."""
+def bind_server(host: str, port: int) -> tuple[grpc.aio.Server, int]:
+    """A server bound to host:port (0 picks one), not started and serving nothing yet; the bound port."""
     server = grpc.aio.server(
         options=[
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ]
     )
+    return server, server.add_insecure_port(f"{host}:{port}")
+
+
+async def add_services(server: grpc.aio.Server, service: ResponsesService, *, tenant_id: str) -> health.aio.HealthServicer:
+    """Our service, health (SERVING) and reflection on a server that has not started."""
     service_pb2_grpc.add_ResponsesServiceServicer_to_server(ResponsesServicer(service, tenant_id), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    return server, bound, health_servicer
+    return health_servicer

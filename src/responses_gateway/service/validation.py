@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import orjson
 
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
-from responses_gateway.codec.items import ROLES
+from responses_gateway.api.v1 import service_pb2 as spb
+from responses_gateway.codec.items import ENCRYPTED_REASONING, ROLES
 from responses_gateway.codec.fields import invalid_type, invalid_value, missing, unknown
 from responses_gateway.codec.request import PASSTHROUGH_FIELDS
 from responses_gateway.errors import InvalidRequest
@@ -21,7 +23,7 @@ TOOL_CHOICE_MODES = ("none", "auto", "required")
 SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority", "fast", "ultrafast")
 TEXT_FORMATS = ("text", "json_schema", "json_object")
 INCLUDABLE = (
-    "reasoning.encrypted_content",
+    ENCRYPTED_REASONING,
     "message.output_text.logprobs",
     "message.input_image.image_url",
     "file_search_call.results",
@@ -249,3 +251,19 @@ def _validate_metadata(req: pb.CreateResponseRequest) -> None:
     for key, value in req.metadata.items():
         _max_length(f"metadata.{key}", key, 64)
         _max_length(f"metadata.{key}", value, 512)
+
+
+def validate_list_input_items(req: spb.ListInputItemsRequest) -> tuple[int, Literal["asc", "desc"]]:
+    """The page size (1-100, default 20) and order (default desc) of an input-items listing."""
+    limit = req.limit if req.HasField("limit") else 20
+    if not 1 <= limit <= 100:
+        raise InvalidRequest(
+            f"Invalid 'limit': expected a value between 1 and 100, but got {limit} instead.",
+            code="invalid_value",
+            param="limit",
+        )
+    if not req.HasField("order") or req.order == "desc":
+        return limit, "desc"
+    if req.order == "asc":
+        return limit, "asc"
+    raise invalid_value("order", req.order, ("asc", "desc"))

@@ -8,13 +8,12 @@ from . import writes
 from .database import Store
 from .models import Base, ResponseItemRow, ResponseRow
 from .records import ChainItem, ItemKind, ItemRecord, ResponseRecord
-from .repository import DEFAULT_MAX_CHAIN_DEPTH, ChainTooDeepError, ResponseRepository
+from .repository import DEFAULT_MAX_CHAIN_DEPTH, ResponseRepository
 
 __all__ = [
     "DEFAULT_MAX_CHAIN_DEPTH",
     "Base",
     "ChainItem",
-    "ChainTooDeepError",
     "ItemKind",
     "ItemRecord",
     "ResponseItemRow",

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from . import migrations
-from .writer import GroupCommitWriter
+from .group_commit import GroupCommitWriter
 
 __all__ = ["Store"]
 
@@ -36,7 +36,7 @@ class Store:
 
     Reads go through the async engine. Writes go through `write`: on a SQLite
     file, one dedicated thread with its own connection runs them whole, with
-    group commit (`writer.GroupCommitWriter`), so a write costs one hop to that
+    group commit (`group_commit.GroupCommitWriter`), so a write costs one hop to that
     thread instead of one per statement (aiosqlite's way), a burst shares one
     commit, and SQLite's single writer never waits on another connection of
     ours; elsewhere the same functions run on the async engine.

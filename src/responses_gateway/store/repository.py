@@ -1,74 +1,30 @@
-"""Data access for responses and their items, on a session the caller owns."""
+"""Reads of responses and their items, on a session the caller owns (writes: `writes`, via `Store.write`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Literal, TypeVar, cast
+from typing import Literal, cast
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, case, func, literal_column, select
+from sqlalchemy import ColumnElement, Integer, Select, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from . import writes
+from responses_gateway.errors import ChainTooDeep
+
 from .models import ResponseItemRow, ResponseRow
 from .records import ChainItem, ItemKind, ItemRecord, ResponseRecord
 from .writes import owned
 
-__all__ = ["DEFAULT_MAX_CHAIN_DEPTH", "ChainTooDeepError", "ResponseRepository"]
+__all__ = ["DEFAULT_MAX_CHAIN_DEPTH", "ResponseRepository"]
 
 DEFAULT_MAX_CHAIN_DEPTH = 100_000
-T = TypeVar("T")
-
-
-class ChainTooDeepError(Exception):
-    """A previous_response_id chain is longer than the repository's cap (or loops back on itself)."""
 
 
 class ResponseRepository:
-    """Data access on one AsyncSession; flushes, never commits (the caller owns the transaction)."""
+    """Reads on one AsyncSession the caller owns; writes go through `Store.write` with `writes`."""
 
     def __init__(self, session: AsyncSession, *, max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH) -> None:
         self._session = session
         self._max_chain_depth = max_chain_depth
-
-    async def save_response(
-        self,
-        response: ResponseRecord,
-        input_items: Sequence[ItemRecord],
-        output_items: Sequence[ItemRecord],
-    ) -> None:
-        """Insert a response with its own new input items and its output items (see `writes.save_response`)."""
-        await self._write(lambda c: writes.save_response(c, response, input_items, output_items))
-
-    async def begin_response(self, record: ResponseRecord, input_items: Sequence[ItemRecord]) -> None:
-        """Insert a response as it starts, claimed by its owner (see `writes.begin_response`)."""
-        await self._write(lambda c: writes.begin_response(c, record, input_items))
-
-    async def finish_response(
-        self,
-        record: ResponseRecord,
-        output_items: Sequence[ItemRecord],
-        input_items: Sequence[ItemRecord] | None = None,
-    ) -> bool:
-        """Write a response's end atomically; False if it was no longer in progress (see `writes.finish_response`)."""
-        return await self._write(lambda c: writes.finish_response(c, record, output_items, input_items))
-
-    async def renew_leases(self, owner: str, lease_expires_at: int) -> int:
-        """Move the lease of every in_progress response of `owner`; how many (see `writes.renew_leases`)."""
-        return await self._write(lambda c: writes.renew_leases(c, owner, lease_expires_at))
-
-    async def fail_orphans(self, *, now: int, owner: str | None = None) -> list[str]:
-        """Mark failed every in_progress response whose lease expired (see `writes.fail_orphans`); their ids."""
-        return await self._write(lambda c: writes.fail_orphans(c, now=now, owner=owner))
-
-    async def delete_response(self, tenant_id: str, response_id: str) -> bool:
-        """Delete the response and (by ON DELETE CASCADE) its items; False if it did not exist."""
-        return await self._write(lambda c: writes.delete_response(c, tenant_id, response_id))
-
-    async def _write(self, fn: Callable[[Connection], T]) -> T:
-        # The write functions take a sync Connection so that the Store can also run them
-        # whole in its SQLite writer thread; here they run in this session's transaction.
-        return await self._session.run_sync(lambda session: fn(session.connection()))
 
     async def response_items(self, tenant_id: str, response_id: str, kind: ItemKind) -> list[ItemRecord]:
         """One kind of a response's own items, in order (empty if the response is absent)."""
@@ -97,13 +53,14 @@ class ResponseRepository:
 
         Within a response: inputs by position, then outputs by position. None if response_id
         does not exist for this tenant. A deleted (or foreign) ancestor ends the walk there.
-        Raises ChainTooDeepError past max_chain_depth responses, which also bounds a cycle.
+        Raises ChainTooDeep (a client error, 400) past max_chain_depth responses, which also
+        bounds a cycle.
         """
         rows = (await self._session.execute(self._chain_query(tenant_id, response_id))).all()
         if not rows:
             return None
         if rows[0].depth >= self._max_chain_depth:  # rows are ordered deepest first
-            raise ChainTooDeepError(f"conversation of {response_id} exceeds {self._max_chain_depth} responses")
+            raise ChainTooDeep(response_id, self._max_chain_depth)
         return [
             ChainItem(
                 response_id=row.response_id,

@@ -1,8 +1,8 @@
 """Every write to the store, as plain functions of a sync SQLAlchemy Connection.
 
-Written once against a sync Connection so each can run two ways with the same
-SQL: whole, in one hop to the Store's SQLite writer thread (`Store.write`), or
-inside an async session through `run_sync` (`ResponseRepository`, PostgreSQL).
+Written once against a sync Connection so `Store.write` can run each two ways
+with the same SQL: whole, in one hop to the SQLite writer thread (`group_commit`),
+or on the async engine through `run_sync` (PostgreSQL, SQLite in memory).
 None of them commits: the caller owns the transaction.
 """
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import orjson
 
 from responses_gateway.api.v1 import events_pb2 as epb
-from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import ProviderConfig
-from responses_gateway.errors import UpstreamError
+from responses_gateway.errors import BadUpstreamResponse
 from responses_gateway.providers.base import ProviderCall
 from responses_gateway.providers.chat_completions.convert import to_chat_request
 from responses_gateway.providers.chat_completions.stream import ChunkTranslator
@@ -18,16 +17,12 @@ from responses_gateway.providers.http import UpstreamHTTP
 __all__ = ["ChatCompletionsProvider", "create"]
 
 
-def _unreadable() -> UpstreamError:
-    return UpstreamError("The upstream provider sent an unreadable response.", code="bad_upstream_response", http_status=502)
-
-
 class ChatCompletionsProvider:
     """POST {base}/chat/completions, translated both ways."""
 
-    def __init__(self, config: ProviderConfig, api_key: str) -> None:
+    def __init__(self, config: ProviderConfig, api_key: str, *, keep_alive: bool = True) -> None:
         self._dialect = config.chat
-        self._http = UpstreamHTTP(config, api_key)
+        self._http = UpstreamHTTP(config, api_key, keep_alive=keep_alive)
 
     def _translator(self, call: ProviderCall) -> ChunkTranslator:
         req = call.request
@@ -36,25 +31,7 @@ class ChatCompletionsProvider:
         )
         return ChunkTranslator(reasoning_field=self._dialect.reasoning_field, summarize=summarize)
 
-    async def complete(self, call: ProviderCall) -> pb.Response:
-        """A non-streamed completion, translated through the same state machine."""
-        body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=False, items=call.items())
-        payload = await self._http.post_json("/chat/completions", body)
-        try:
-            # DeepSeek may send blank keep-alive lines before the JSON body.
-            chunk = orjson.loads(payload.strip())
-        except orjson.JSONDecodeError as exc:
-            raise _unreadable() from exc
-        if not isinstance(chunk, dict):
-            raise _unreadable()
-        translator = self._translator(call)
-        for _ in translator.feed(chunk):
-            pass
-        events = list(translator.finish())
-        terminal = events[-1]
-        return terminal.completed.response if terminal.HasField("completed") else terminal.incomplete.response
-
-    async def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
+    async def stream(self, call: ProviderCall) -> AsyncGenerator[epb.ResponseStreamEvent, None]:
         """Stream chunks; yield Responses events as soon as each chunk allows."""
         body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=True, items=call.items())
         translator = self._translator(call)
@@ -64,7 +41,7 @@ class ChatCompletionsProvider:
             try:
                 chunk = orjson.loads(data)
             except orjson.JSONDecodeError as exc:
-                raise _unreadable() from exc
+                raise BadUpstreamResponse() from exc
             if isinstance(chunk, dict):
                 for event in translator.feed(chunk):
                     yield event

@@ -22,7 +22,7 @@ from typing import Any
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
-from responses_gateway.errors import UpstreamError
+from responses_gateway.errors import UpstreamOverloaded, UpstreamServerError
 from responses_gateway.ids import new_id
 
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -259,14 +259,9 @@ class ChunkTranslator:
     def finish(self) -> Iterator[epb.ResponseStreamEvent]:
         """Close what is open and emit the terminal event; the stream must have finished."""
         if self.finish_reason is None:
-            raise UpstreamError("The upstream provider closed the stream before it finished.", code="server_error")
+            raise UpstreamServerError("The upstream provider closed the stream before it finished.")
         if self.finish_reason == "insufficient_system_resource":
-            raise UpstreamError(
-                "The upstream provider ran out of capacity while generating the response.",
-                code="server_is_overloaded",
-                type="service_unavailable_error",
-                http_status=503,
-            )
+            raise UpstreamOverloaded("The upstream provider ran out of capacity while generating the response.")
         reason = _INCOMPLETE_REASONS.get(self.finish_reason)
         yield from self._close_reasoning()
         yield from self._close_message("incomplete" if reason else "completed")

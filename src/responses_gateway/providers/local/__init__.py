@@ -18,23 +18,24 @@ does not list the model at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import replace
 from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import ChatDialect, ProviderConfig
-from responses_gateway.errors import InvalidRequest, RateLimited, Unavailable
+from responses_gateway.errors import ProviderNotConfigured, QueueFull
 from responses_gateway.providers.base import ProviderCall
 from responses_gateway.providers.chat_completions import ChatCompletionsProvider
 from responses_gateway.providers.chat_completions.convert import to_chat_request
 from responses_gateway.providers.http import UpstreamHTTP
 from responses_gateway.providers.local.engine import LocalEngine
-from responses_gateway.providers.local.weights import INSTALL_HINT, PUBLIC_ID, default_model_path, missing_parts
+from responses_gateway.context.gguf import default_model_path
+from responses_gateway.providers.local.weights import INSTALL_HINT, PUBLIC_ID, missing_parts
 
 __all__ = ["PUBLIC_ID", "Admission", "LocalProvider", "MissingLocalRuntime", "create"]
 
@@ -68,11 +69,10 @@ class Admission:
             self._active += 1
             return
         if len(self._waiters) >= self._queue_limit:
-            raise RateLimited(
+            # The queue is the wait: the client (or a fallback) decides what next.
+            raise QueueFull(
                 "The local model is busy: every slot is generating and the queue is full. Please try again shortly.",
-                code="rate_limit_exceeded",
                 retry_after=self._retry_after,
-                retry_here=False,  # the queue is the wait; the client (or a fallback) decides
             )
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -135,8 +135,10 @@ class LocalProvider:
             upstream = self._config.model_copy(
                 update={"base_url": f"{address}/v1", "base_url_env": None, "chat": LOCAL_DIALECT}
             )
-            self._chat = ChatCompletionsProvider(upstream, self._engine.api_key)
-            self._raw = UpstreamHTTP(upstream.model_copy(update={"base_url": address}), self._engine.api_key)
+            # llama.cpp's server closes a connection after each streamed response while
+            # announcing keep-alive: a reused one fails the next request, so none is kept.
+            self._chat = ChatCompletionsProvider(upstream, self._engine.api_key, keep_alive=False)
+            self._raw = UpstreamHTTP(upstream.model_copy(update={"base_url": address}), self._engine.api_key, keep_alive=False)
             self._chat_address = address
         return self._chat
 
@@ -159,20 +161,9 @@ class LocalProvider:
         await self._admission.acquire()
         try:
             chat = await self._ready()
-            async for event in _context_errors(chat.stream(self._with_defaults(call))):
-                yield event
-        finally:
-            self._admission.release()
-
-    async def complete(self, call: ProviderCall) -> pb.Response:
-        """Wait for a slot (or 429), then generate the whole response."""
-        await self._admission.acquire()
-        try:
-            chat = await self._ready()
-            try:
-                return await chat.complete(self._with_defaults(call))
-            except InvalidRequest as exc:
-                raise _context_error(exc) from exc
+            async with contextlib.aclosing(chat.stream(self._with_defaults(call))) as events:
+                async for event in events:
+                    yield event
         finally:
             self._admission.release()
 
@@ -205,28 +196,6 @@ class LocalProvider:
         self._chat = self._raw = None
 
 
-def _context_error(exc: InvalidRequest) -> InvalidRequest:
-    """llama.cpp's 'exceeds the available context size' as OpenAI's context_length_exceeded."""
-    if "context size" in exc.message:
-        return InvalidRequest(exc.message, code="context_length_exceeded", param="input")
-    return exc
-
-
-async def _context_errors(events: AsyncIterator[epb.ResponseStreamEvent]) -> AsyncIterator[epb.ResponseStreamEvent]:
-    try:
-        async for event in events:
-            yield event
-    except InvalidRequest as exc:
-        raised = _context_error(exc)
-        if raised is exc:
-            raise
-        raise raised from exc
-    finally:
-        aclose: Any = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
 class MissingLocalRuntime:
     """Stands in for the local provider when the runtime or weights are not installed."""
 
@@ -235,15 +204,9 @@ class MissingLocalRuntime:
             f"The local model is not installed (missing {', '.join(missing)}). Install it with: {INSTALL_HINT}"
         )
 
-    def _error(self) -> Unavailable:
-        return Unavailable(self._message, code="provider_not_configured", param="model")
-
     async def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
-        raise self._error()
+        raise ProviderNotConfigured(self._message)
         yield  # pragma: no cover - makes this an async generator
-
-    async def complete(self, call: ProviderCall) -> pb.Response:
-        raise self._error()
 
     async def aclose(self) -> None:
         return None

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from responses_gateway.config import LocalModelOptions
-from responses_gateway.errors import Unavailable
+from responses_gateway.errors import LocalModelUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +99,7 @@ class LocalEngine:
             await self._stop()
             detail = " ".join(self._stderr_tail)[-500:]
             log.error("the local model failed to start: %s", detail or "no output")
-            raise Unavailable(
-                "The local model failed to start on this server.", code="local_model_unavailable", param="model"
-            )
+            raise LocalModelUnavailable("The local model failed to start on this server.")
         self._address = address
         log.info("local model %s ready at %s", self._alias, address)
 

@@ -9,7 +9,7 @@ from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import ModelConfig
 from responses_gateway.providers.base import ProviderCall
 from responses_gateway.providers.openai_responses import STATELESS_ITEMS, input_json
-from responses_gateway.providers.transcript import EMPTY, Transcript
+from responses_gateway.context.transcript import EMPTY, Transcript
 
 MODEL = ModelConfig(id="gpt-5.4", provider="openai", context_window=1000, max_output_tokens=100)
 

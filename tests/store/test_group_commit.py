@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from responses_gateway.store import ItemRecord, ResponseRecord, ResponseRepository, Store, writes
-from responses_gateway.store.writer import GroupCommitWriter
+from responses_gateway.store.group_commit import GroupCommitWriter
 
 
 def record(response_id: str) -> ResponseRecord:
@@ -22,7 +22,7 @@ ITEMS = [ItemRecord("msg_1", "message", b"i", 3, "o200k")]
 
 
 async def open_store(tmp_path: Path) -> Store:
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'writer.db'}")
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'group_commit.db'}")
     await store.migrate()
     return store
 
@@ -102,8 +102,8 @@ async def test_checkpoints_happen_beside_the_writer_not_inside_commits(tmp_path:
                 break
             await asyncio.sleep(0.05)
         assert writer.checkpoints >= 1
-        wal = tmp_path / "writer.db-wal"
+        wal = tmp_path / "group_commit.db-wal"
         assert wal.exists()
     finally:
         await store.close()
-    assert not (tmp_path / "writer.db-wal").exists() or (tmp_path / "writer.db-wal").stat().st_size == 0
+    assert not (tmp_path / "group_commit.db-wal").exists() or (tmp_path / "group_commit.db-wal").stat().st_size == 0

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from responses_gateway.coalesce import coalesced
+from responses_gateway.service.coalesce import coalesced
 
 
 async def bursts(*sizes: int, pause: float = 0.01) -> AsyncIterator[int]:

@@ -1,0 +1,58 @@
+"""The bridge's HTTP listener, over whichever backend reaches the service."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from responses_gateway.bridge.app import create_app
+from responses_gateway.bridge.backend import Backend, RemoteBackend
+from responses_gateway.config import Settings
+
+
+@dataclass
+class BridgeRuntime:
+    """The HTTP bridge and the backend it translates to."""
+
+    runner: web.AppRunner
+    backend: Backend
+    http_port: int
+
+
+@contextlib.asynccontextmanager
+async def run_bridge(settings: Settings, backend: Backend) -> AsyncIterator[BridgeRuntime]:
+    """Serve the HTTP bridge over a backend until the context exits; the caller owns the backend."""
+    app = create_app(backend, max_body_bytes=settings.max_body_bytes)
+    # handler_cancellation: a client that disconnects cancels its handler,
+    # which closes the stream from the service and so the upstream call.
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=5)
+    await runner.setup()
+    # Worker processes share the port; the kernel spreads connections over them.
+    site = web.TCPSite(
+        runner,
+        settings.http_host,
+        settings.http_port,
+        backlog=settings.http_backlog,
+        reuse_address=True,
+        reuse_port=settings.workers > 1 or None,
+    )
+    await site.start()
+    port = int(runner.addresses[0][1])
+    try:
+        yield BridgeRuntime(runner, backend, port)
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def run_remote_bridge(settings: Settings) -> AsyncIterator[BridgeRuntime]:
+    """`serve bridge`: the bridge alone, dialling the service at backend_target."""
+    backend = RemoteBackend(settings.backend_target)
+    try:
+        async with run_bridge(settings, backend) as bridge:
+            yield bridge
+    finally:
+        await backend.aclose()

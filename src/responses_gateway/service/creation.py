@@ -1,0 +1,284 @@
+"""Creating a response, streamed or unary: one path from the request to the stored answer.
+
+validate → load the conversation → count and truncate → route → read the
+provider's stream through the assembler → persist. A unary create reads the
+same stream to its end and answers with the terminal event's response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from dataclasses import dataclass
+
+from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import items_pb2 as ipb
+from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.api.v1 import service_pb2 as spb
+from responses_gateway.codec.items import ENCRYPTED_REASONING
+from responses_gateway.config import ModelConfig
+from responses_gateway.context.transcript import EMPTY, Transcript
+from responses_gateway.errors import ContextOverflow, GatewayError, InternalError, InvalidRequest, UpstreamServerError
+from responses_gateway.ids import new_id
+from responses_gateway.router import Route, Router
+from responses_gateway.service import conversation
+from responses_gateway.service.assembler import StreamAssembler
+from responses_gateway.service.call import CallContext
+from responses_gateway.service.conversation import StoredHistory
+from responses_gateway.service.history import HistoryLoader
+from responses_gateway.service.items import canonical_input, item_id
+from responses_gateway.service.persistence import ResponseWriter
+from responses_gateway.service.validation import validate_create
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    route: Route
+    upstream: pb.CreateResponseRequest
+    conversation: conversation.Conversation
+    snapshot: pb.Response
+    store: bool
+    include_encrypted: bool
+
+    def assembler(self) -> StreamAssembler:
+        return StreamAssembler(self.snapshot, include_encrypted=self.include_encrypted)
+
+
+class ResponseCreation:
+    """CreateResponse, StreamResponse and CountInputTokens."""
+
+    def __init__(self, router: Router, history: HistoryLoader, writer: ResponseWriter) -> None:
+        self._router = router
+        self._history = history
+        self._writer = writer
+
+    async def create(self, req: pb.CreateResponseRequest, ctx: CallContext) -> pb.Response:
+        """Create a response and return it finished.
+
+        Nothing reaches the client before the end, so a failure anywhere is an
+        error status and nothing is stored (no claim row: one write at the end).
+        """
+        prep = await self._prepare(req, ctx)
+        assembler = prep.assembler()
+        first, upstream = await self._open(prep)
+        async with contextlib.aclosing(upstream):
+            for _ in assembler.feed(first):
+                pass
+            async for event in upstream:
+                if assembler.final is not None:
+                    break
+                for _ in assembler.feed(event):
+                    pass
+        if assembler.final is None:
+            raise UpstreamServerError("The upstream provider ended the stream unexpectedly.")
+        if prep.store:
+            await self._writer.finish(prep.conversation, None, assembler.final, assembler.stored_output, ctx)
+        return assembler.final
+
+    async def stream(self, req: pb.CreateResponseRequest, ctx: CallContext) -> AsyncIterator[epb.ResponseStreamEvent]:
+        """Create a response and yield its events; errors before the first event raise."""
+        prep = await self._prepare(req, ctx)
+        assembler = prep.assembler()
+        first, upstream = await self._open(prep)
+        begun: asyncio.Task[bool] | None = None
+        try:
+            begun = self._writer.begin(prep.snapshot, prep.conversation, ctx) if prep.store else None
+            try:
+                for event in assembler.start():
+                    yield event
+                async for event in _relay(first, upstream, assembler):
+                    yield event
+            except (GeneratorExit, asyncio.CancelledError):
+                # The client went away mid-stream: keep what it saw, as a failed response.
+                if prep.store:
+                    await asyncio.shield(self._interrupted(prep, begun, assembler, ctx))
+                raise
+        finally:
+            await upstream.aclose()
+        assert assembler.final is not None
+        if prep.store:
+            await self._writer.finish(prep.conversation, begun, assembler.final, assembler.stored_output, ctx)
+        yield assembler.terminal()
+
+    async def count_input_tokens(self, req: pb.CreateResponseRequest, ctx: CallContext) -> spb.CountInputTokensResponse:
+        """Tokens the input of a would-be request takes (after `auto` truncation), without calling a model."""
+        model = self._router.model(req.model) if req.model else _COUNT_ONLY_MODEL
+        history, new_items = await self._inputs(req, ctx)
+        conv = await conversation.build(model, req, history, new_items, enforce=False)
+        return spb.CountInputTokensResponse(object="response.input_tokens", input_tokens=conv.input_tokens)
+
+    async def _interrupted(
+        self, prep: _Prepared, begun: asyncio.Task[bool] | None, assembler: StreamAssembler, ctx: CallContext
+    ) -> None:
+        if assembler.final is None:
+            detail = pb.ErrorDetail(
+                message="The client disconnected before the response finished.", type="server_error", code="client_disconnected"
+            )
+            for _ in assembler.fail_with(detail):
+                pass
+        assert assembler.final is not None
+        await self._writer.interrupted(prep.conversation, begun, assembler.final, assembler.stored_output, ctx)
+
+    async def _inputs(
+        self, req: pb.CreateResponseRequest, ctx: CallContext
+    ) -> tuple[Transcript | StoredHistory, list[ipb.Item]]:
+        """Stored history (from the cache or one chain query) and the request's own input."""
+        history: Transcript | StoredHistory = EMPTY
+        if req.HasField("previous_response_id"):
+            history = await self._history.load(ctx.tenant_id, req.previous_response_id)
+        new_items = canonical_input(req) if req.WhichOneof("input") else []
+        if any(i.WhichOneof("item") == "item_reference" for i in new_items):
+            new_items = _resolve_references(new_items, list(history.items))
+        return history, new_items
+
+    async def _prepare(self, req: pb.CreateResponseRequest, ctx: CallContext) -> _Prepared:
+        validate_create(req)
+        model = self._router.model(req.model)
+        history, new_items = await self._inputs(req, ctx)
+        conv = await conversation.build(model, req, history, new_items)
+        upstream = _upstream_request(req, conv)
+        snapshot = _snapshot(req, new_id("resp"))
+        if conv.plan.drop:
+            snapshot.truncation_details.dropped_items = conv.plan.drop
+        return _Prepared(
+            route=self._router.resolve(req.model, upstream, conv.history),
+            upstream=upstream,
+            conversation=conv,
+            snapshot=snapshot,
+            store=req.store if req.HasField("store") else True,
+            include_encrypted=ENCRYPTED_REASONING in req.include,
+        )
+
+    async def _open(self, prep: _Prepared) -> tuple[epb.ResponseStreamEvent, AsyncGenerator[epb.ResponseStreamEvent, None]]:
+        """The upstream stream and its first event.
+
+        An overflow the upstream still reports (it counts differently than we
+        do) trims further under `truncation: auto` and tries once more.
+        """
+        retried = False
+        while True:
+            conv = prep.conversation
+            upstream = self._router.stream(prep.route, prep.upstream, conv.history, conv.history_start)
+            try:
+                return await anext(upstream), upstream
+            except StopAsyncIteration:
+                await upstream.aclose()
+                raise UpstreamServerError("The upstream provider ended the stream before any output.") from None
+            except ContextOverflow:
+                await upstream.aclose()
+                if retried or not conv.trim_further():
+                    raise
+                retried = True
+                prep.upstream = _upstream_request(prep.upstream, conv)
+            except BaseException:
+                await upstream.aclose()
+                raise
+
+
+def _resolve_references(items: Iterable[ipb.Item], history: list[ipb.Item]) -> list[ipb.Item]:
+    """Replace `item_reference` items by the stored items they name.
+
+    References resolve against the conversation being continued, which is
+    where a client's references point (items it saw in earlier turns).
+    """
+    known = {item_id(i): i for i in history}
+    resolved: list[ipb.Item] = []
+    for index, item in enumerate(items):
+        if item.WhichOneof("item") != "item_reference":
+            resolved.append(item)
+            continue
+        target = known.get(item.item_reference.id)
+        if target is None:
+            raise InvalidRequest(
+                f"Item with id '{item.item_reference.id}' not found in the conversation of 'previous_response_id'.",
+                code="item_not_found",
+                param=f"input[{index}]",
+            )
+        resolved.append(target)
+    return resolved
+
+
+async def _relay(
+    first: epb.ResponseStreamEvent, upstream: AsyncIterator[epb.ResponseStreamEvent], assembler: StreamAssembler
+) -> AsyncIterator[epb.ResponseStreamEvent]:
+    """Client events until the upstream's outcome is known; failures become `error`."""
+    try:
+        for event in assembler.feed(first):
+            yield event
+        async for upstream_event in upstream:
+            if assembler.final is not None:
+                break
+            for event in assembler.feed(upstream_event):
+                yield event
+        if assembler.final is None:
+            for event in assembler.fail(UpstreamServerError("The upstream provider ended the stream unexpectedly.")):
+                yield event
+    except GatewayError as exc:
+        for event in assembler.fail(exc):
+            yield event
+    except Exception:
+        log.exception("stream failed")
+        for event in assembler.fail(InternalError()):
+            yield event
+
+
+def _upstream_request(req: pb.CreateResponseRequest, conv: conversation.Conversation) -> pb.CreateResponseRequest:
+    """The request a provider receives: no stored state, the new input items that survive truncation.
+
+    The history travels beside it (`conv.history` from `conv.history_start`), shared, not copied.
+    """
+    upstream = pb.CreateResponseRequest()
+    upstream.CopyFrom(req)
+    upstream.ClearField("previous_response_id")
+    upstream.ClearField("input")
+    upstream.input_items.items.extend(conv.sent_new_items)
+    return upstream
+
+
+def _snapshot(req: pb.CreateResponseRequest, response_id: str) -> pb.Response:
+    """The response object as it stands before any output: the request's echoes, with OpenAI's defaults."""
+    resp = pb.Response(
+        id=response_id,
+        object="response",
+        created_at=int(time.time()),
+        status="in_progress",
+        model=req.model,
+        store=req.store if req.HasField("store") else True,
+        background=req.background,
+        temperature=req.temperature if req.HasField("temperature") else 1.0,
+        top_p=req.top_p if req.HasField("top_p") else 1.0,
+        top_logprobs=req.top_logprobs if req.HasField("top_logprobs") else 0,
+        parallel_tool_calls=req.parallel_tool_calls if req.HasField("parallel_tool_calls") else True,
+        truncation=req.truncation if req.HasField("truncation") else "disabled",
+        service_tier=req.service_tier if req.HasField("service_tier") else "default",
+    )
+    for key in (
+        "instructions",
+        "previous_response_id",
+        "max_output_tokens",
+        "max_tool_calls",
+        "user",
+        "safety_identifier",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+    ):
+        if req.HasField(key):
+            setattr(resp, key, getattr(req, key))
+    if req.HasField("tool_choice"):
+        resp.tool_choice.CopyFrom(req.tool_choice)
+    else:
+        resp.tool_choice.mode = "auto"
+    resp.tools.extend(req.tools)
+    resp.text.CopyFrom(req.text)
+    resp.reasoning.CopyFrom(req.reasoning)
+    resp.metadata.update(req.metadata)
+    return resp
+
+
+# For counting tokens of a request that names no model.
+_COUNT_ONLY_MODEL = ModelConfig(id="", provider="none", tokenizer="o200k", context_window=2**31, max_output_tokens=0)
