@@ -497,29 +497,19 @@ def test_metadata_with_more_than_16_entries_is_refused() -> None:
     assert "17" in error.message
 
 
-# --------------------------------------------------------------------------- known gaps (see report)
+# --------------------------------------------------------------------------- values only a gRPC caller (or a careless client) can send
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FUNCTION_NAME uses re.match with '$', which also matches before a trailing newline",
-)
 def test_a_function_name_ending_in_a_newline_is_refused() -> None:
     req = request_from_json(body(tools=[function_tool("get_weather\n")]))
     assert_refused(req, "tools[0].name", "invalid_value")
 
 
-@pytest.mark.xfail(strict=True, reason="_range compares with < and >, which are both false for NaN")
 @pytest.mark.parametrize("field", ["temperature", "top_p"])
 def test_a_nan_sampling_value_from_grpc_is_refused(field: str) -> None:
     refusal(grpc_request(**{field: float("nan")}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_validate_item checks message parts for a type but not function_call_output parts "
-    "(codec.items.part_to_json later raises ValueError on such a part)",
-)
 def test_a_function_call_output_part_of_no_type_from_grpc_is_refused() -> None:
     item = ipb.Item(
         function_call_output=ipb.FunctionCallOutputItem(call_id="c1", parts=ipb.ContentList(parts=[ipb.ContentPart()]))

@@ -45,7 +45,6 @@ EVENT_TYPES: dict[str, str] = {
 }
 CASES_BY_TYPE: dict[str, str] = {v: k for k, v in EVENT_TYPES.items()}
 LIFECYCLE_CASES = frozenset({"created", "in_progress", "queued", "completed", "incomplete", "failed"})
-TERMINAL_CASES = frozenset({"completed", "incomplete", "failed"})
 
 
 def _lifecycle(e: pb.ResponseLifecycleEvent) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -32,11 +33,13 @@ INCLUDABLE = (
     "code_interpreter_call.outputs",
     "computer_call_output.output.image_url",
 )
-FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 MAX_INPUT_ITEMS = 10_000
 
 
 def _range(param: str, value: float, low: float, high: float | None, kind: str = "decimal") -> None:
+    if math.isnan(value):  # only a gRPC caller can send one; every comparison below would let it through
+        raise InvalidRequest(f"Invalid '{param}': expected a number, but got NaN instead.", code="invalid_value", param=param)
     if value < low:
         raise InvalidRequest(
             f"Invalid '{param}': {kind} below minimum value. Expected a value >= {low:g}, but got {value:g} instead.",
@@ -122,6 +125,9 @@ def _validate_item(item: ipb.Item, path: str) -> None:
             raise missing(f"{path}.call_id")
         if item.function_call_output.WhichOneof("output") is None:
             raise missing(f"{path}.output")
+        for i, part in enumerate(item.function_call_output.parts.parts):
+            if part.WhichOneof("part") is None:
+                raise missing(f"{path}.output[{i}].type")
     elif kind == "item_reference" and not item.item_reference.id:
         raise missing(f"{path}.id")
 
@@ -213,7 +219,7 @@ def _validate_tools(req: pb.CreateResponseRequest) -> None:
         if tool.WhichOneof("tool") != "function":
             continue
         name = tool.function.name
-        if not FUNCTION_NAME.match(name):
+        if not FUNCTION_NAME.fullmatch(name):
             raise InvalidRequest(
                 f"Invalid 'tools[{i}].name': string does not match pattern. "
                 f"Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' of at most 64 characters.",
