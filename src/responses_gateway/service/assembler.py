@@ -17,7 +17,7 @@ from typing import Any
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
-from responses_gateway.errors import GatewayError
+from responses_gateway.errors import GatewayError, set_failed
 from responses_gateway.service.items import client_visible, ensure_id, set_status
 
 _TERMINAL = ("completed", "incomplete", "failed")
@@ -149,11 +149,7 @@ class StreamAssembler:
         if self.final is not None:
             return
         yield self._stamp(epb.ResponseStreamEvent(error=epb.ErrorEvent(error=error)))
-        upstream = pb.Response(status="failed")
-        upstream.error.code = error.code if error.HasField("code") and error.code else "server_error"
-        upstream.error.message = error.message
-        upstream.usage.SetInParent()
-        self._finish_partial(upstream)
+        self._finish_partial(set_failed(pb.Response(), error))
 
     def fail(self, exc: GatewayError) -> Iterator[epb.ResponseStreamEvent]:
         """Fail the stream because of an exception raised mid-way."""
