@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -80,6 +80,7 @@ class FakeBackend:
         self.stream_finished = asyncio.Event()
         self.stream_exit: type[BaseException] | None = None
         self.batches_yielded = 0
+        self.streams: list[AsyncGenerator[Batch, None]] = []
 
     def _record(self, method: str, request: Message | None) -> None:
         self.calls.append((method, request))
@@ -93,8 +94,14 @@ class FakeBackend:
         self._record("create_response", request)
         return response()
 
-    async def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[Batch]:
+    def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[Batch]:
         self._record("stream_response", request)
+        # Held here so only the bridge (closing it, or cancelling its handler) can end it, not the garbage collector.
+        stream = self._stream()
+        self.streams.append(stream)
+        return stream
+
+    async def _stream(self) -> AsyncGenerator[Batch, None]:
         try:
             for step in self.stream:
                 if isinstance(step, asyncio.Event):

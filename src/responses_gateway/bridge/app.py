@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -92,12 +93,17 @@ def _query_int(request: web.Request, name: str) -> int | None:
     value = request.query.get(name)
     if value is None:
         return None
-    try:
-        return int(value)
-    except ValueError:
+    if not _INTEGER.fullmatch(value):
         raise InvalidRequest(
             f"Invalid type for '{name}': expected an integer, but got a string instead.", code="invalid_type", param=name
-        ) from None
+        )
+    number = int(value)
+    if not -(2**31) <= number < 2**31:  # what the proto field holds; the service checks the real range
+        raise InvalidRequest(f"Invalid '{name}': integer out of range.", code="invalid_value", param=name)
+    return number
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 
 async def list_input_items(request: web.Request) -> web.Response:

@@ -64,6 +64,8 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if exc.status < 400:
             raise
         response = error_response(_from_http_exception(request, exc))
+        if "Allow" in exc.headers:  # a 405 names the methods the URL has
+            response.headers["Allow"] = exc.headers["Allow"]
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         response = error_response(InternalError())

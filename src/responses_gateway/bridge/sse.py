@@ -46,6 +46,8 @@ async def write_sse(
             async for batch in batches:
                 last = batch[-1]
                 await response.write(_frames(batch))
+        except ConnectionResetError:
+            raise  # a write to a client that went away, not a failure of the stream
         except GatewayError as exc:
             await _write_failure(response, start, last, exc)
         except Exception:
