@@ -184,13 +184,16 @@ class Rig:
             t.model[kind] = self._model(kind)
         return t
 
-    def _start_serve(self) -> Target:
+    def _gateway_cmd(self, name: str) -> list[str]:
+        """The command that runs the `responses-gateway` CLI for target `name` (bench_revisions.py overrides it)."""
+        return [str(Path(PY).parent / "responses-gateway")]
+
+    def _start_serve(self, name: str = "serve") -> Target:
         cfg = self._gateway_config()
         http, grpc = free_port(), free_port()
-        exe = str(Path(PY).parent / "responses-gateway")
-        argv = [exe, "--config", str(cfg), "serve", "--workers", str(self.workers)]
-        child = self.children.spawn("serve", argv, env=self._gw_env("serve.db", http, grpc), cwd=self.tmp)
-        t = self._gw_target("serve", http)
+        argv = [*self._gateway_cmd(name), "--config", str(cfg), "serve", "--workers", str(self.workers)]
+        child = self.children.spawn(name, argv, env=self._gw_env(f"{name}.db", http, grpc), cwd=self.tmp)
+        t = self._gw_target(name, http)
         t.tree = self.workers > 1  # the workers are children of the `serve` process
         t.procs["serve"] = child
         try:
@@ -199,18 +202,18 @@ class Rig:
             t.error = str(exc)
         return t
 
-    def _start_split(self) -> Target:
+    def _start_split(self, name: str = "split") -> Target:
         cfg = self._gateway_config()
         http, grpc = free_port(), free_port()
-        exe = str(Path(PY).parent / "responses-gateway")
-        env = self._gw_env("split.db", http, grpc)
-        svc = self.children.spawn("split-grpc", [exe, "--config", str(cfg), "serve", "grpc"], env=env, cwd=self.tmp)
-        t = self._gw_target("split", http)
+        cmd = self._gateway_cmd(name)
+        env = self._gw_env(f"{name}.db", http, grpc)
+        svc = self.children.spawn(f"{name}-grpc", [*cmd, "--config", str(cfg), "serve", "grpc"], env=env, cwd=self.tmp)
+        t = self._gw_target(name, http)
         t.procs["service"] = svc
         try:
             wait_tcp(grpc, svc, 60)
             env = {**env, "RG_BACKEND_TARGET": f"127.0.0.1:{grpc}"}
-            bridge = self.children.spawn("split-bridge", [exe, "--config", str(cfg), "serve", "bridge"], env=env, cwd=self.tmp)
+            bridge = self.children.spawn(f"{name}-bridge", [*cmd, "--config", str(cfg), "serve", "bridge"], env=env, cwd=self.tmp)
             t.procs = {"bridge": bridge, "service": svc}
             wait_http(f"http://127.0.0.1:{http}/readyz", bridge, 60)
         except RuntimeError as exc:

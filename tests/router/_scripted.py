@@ -135,9 +135,11 @@ class ScriptedProvider:
 
 def response_events(model: str, deltas: int) -> list[epb.ResponseStreamEvent]:
     """created, `deltas` text deltas, completed: a whole response's events."""
-    events = [epb.ResponseStreamEvent(created=epb.ResponseLifecycleEvent(response=pb.Response(model=model, status="in_progress")))]
+    created = epb.ResponseLifecycleEvent(response=pb.Response(model=model, status="in_progress"))
+    completed = epb.ResponseLifecycleEvent(response=pb.Response(model=model, status="completed"))
+    events = [epb.ResponseStreamEvent(created=created)]
     events += [epb.ResponseStreamEvent(output_text_delta=epb.TextDeltaEvent(delta=f"d{i}")) for i in range(deltas)]
-    events.append(epb.ResponseStreamEvent(completed=epb.ResponseLifecycleEvent(response=pb.Response(model=model, status="completed"))))
+    events.append(epb.ResponseStreamEvent(completed=completed))
     for number, event in enumerate(events):
         event.sequence_number = number
     return events
