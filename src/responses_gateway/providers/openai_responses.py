@@ -13,7 +13,8 @@ import orjson
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
-from responses_gateway.codec import event_from_json, request_to_json
+from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.codec import event_from_json, request_to_json, response_from_json
 from responses_gateway.codec.items import ENCRYPTED_REASONING, item_to_json
 from responses_gateway.config import ProviderConfig
 from responses_gateway.errors import BadUpstreamResponse, InvalidRequest
@@ -28,7 +29,7 @@ class OpenAIResponsesProvider:
     def __init__(self, config: ProviderConfig, api_key: str) -> None:
         self._http = UpstreamHTTP(config, api_key)
 
-    def _body(self, call: ProviderCall) -> bytes:
+    def _body(self, call: ProviderCall, *, stream: bool) -> bytes:
         # Encoded from the caller's request as is (no copy of a long conversation);
         # the fields the upstream must see differently are set on the JSON.
         body = request_to_json(call.request, _encoded_separately)
@@ -37,18 +38,29 @@ class OpenAIResponsesProvider:
         body["store"] = False
         body.pop("previous_response_id", None)
         body.pop("stream_options", None)
-        body["stream"] = True
-        options = call.request.stream_options
-        if call.request.HasField("stream_options") and options.HasField("include_obfuscation"):
-            body["stream_options"] = {"include_obfuscation": options.include_obfuscation}
+        if stream:
+            body["stream"] = True
+            options = call.request.stream_options
+            if call.request.HasField("stream_options") and options.HasField("include_obfuscation"):
+                body["stream_options"] = {"include_obfuscation": options.include_obfuscation}
+        else:
+            body.pop("stream", None)
         include = body.setdefault("include", [])
         if ENCRYPTED_REASONING not in include:
             include.append(ENCRYPTED_REASONING)
         return orjson.dumps(body)
 
+    async def complete(self, call: ProviderCall) -> pb.Response:
+        """One JSON request, one response object."""
+        payload = await self._http.post_json("/responses", orjson.Fragment(self._body(call, stream=False)))
+        try:
+            return response_from_json(orjson.loads(payload))
+        except (orjson.JSONDecodeError, InvalidRequest) as exc:
+            raise BadUpstreamResponse() from exc
+
     async def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
         """POST with stream:true and translate each SSE event to proto."""
-        async for data in self._http.stream_sse("/responses", orjson.Fragment(self._body(call))):
+        async for data in self._http.stream_sse("/responses", orjson.Fragment(self._body(call, stream=True))):
             if data == b"[DONE]":
                 return
             try:

@@ -10,6 +10,7 @@ reaches the client; after it, a failure is the stream's to report.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
@@ -21,16 +22,18 @@ from responses_gateway.config import BreakerPolicy, ModelConfig, RetryPolicy, Se
 from responses_gateway.errors import (
     DeploymentsCoolingDown,
     GatewayError,
+    LocalModelUnavailable,
     ModelNotFound,
     ProviderNotConfigured,
     QueueFull,
     RateLimited,
     TransientUpstreamError,
     UpstreamAccountError,
+    UpstreamServerError,
 )
 from responses_gateway.providers import PROVIDER_TYPES, Provider, ProviderCall, ProviderFactory
 from responses_gateway.context.transcript import EMPTY, Transcript
-from responses_gateway.router.breaker import CircuitBreaker
+from responses_gateway.router.breaker import BreakerState, CircuitBreaker
 from responses_gateway.router.capabilities import check_capabilities
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,9 @@ def is_retryable(exc: GatewayError) -> bool:
 
 def is_failover(exc: GatewayError) -> bool:
     """A fault another deployment may not have."""
-    return isinstance(exc, (TransientUpstreamError, RateLimited, UpstreamAccountError, ProviderNotConfigured))
+    return isinstance(
+        exc, (TransientUpstreamError, RateLimited, UpstreamAccountError, ProviderNotConfigured, LocalModelUnavailable)
+    )
 
 
 @dataclass
@@ -157,9 +162,6 @@ class Router:
         model = self.model(model_id)
         check_capabilities(model, request, history)
         servable = [d for d in self._deployments[model.id] if d.provider is not None]
-        if not servable:
-            reason = self._deployments[model.id][0].unavailable_reason
-            raise ProviderNotConfigured(f"The model '{model_id}' is configured, but {reason}.")
         fallbacks: list[Route] = []
         for fallback_id in model.fallbacks:
             fallback = self._models[fallback_id]
@@ -170,11 +172,15 @@ class Router:
             deployments = [d for d in self._deployments[fallback_id] if d.provider is not None]
             if deployments:
                 fallbacks.append(Route(fallback, deployments))
+        if not servable and not fallbacks:
+            reason = self._deployments[model.id][0].unavailable_reason
+            raise ProviderNotConfigured(f"The model '{model_id}' is configured, but {reason}.")
+        # A model none of whose deployments can be served goes straight to its fallbacks.
         return Route(model, self._order(servable), fallbacks)
 
     def _order(self, deployments: list[Deployment]) -> list[Deployment]:
         """First pick by weight; the rest follow by weight, as failover order."""
-        if len(deployments) == 1:
+        if len(deployments) <= 1:
             return deployments
         first = self._rng.choices(deployments, weights=[d.weight for d in deployments])[0]
         rest = sorted((d for d in deployments if d is not first), key=lambda d: -d.weight)
@@ -204,65 +210,65 @@ class Router:
             deployment.breaker.release()  # a rate limit is load, not a fault of the deployment
         else:
             deployment.breaker.record_failure()
-        delay = self._delay(attempt, exc)
+        # A failure that just opened the breaker (or failed its probe) leaves nothing to wait for here.
+        delay = self._delay(attempt, exc) if deployment.breaker.state is BreakerState.CLOSED else None
         log.info("deployment %s failed (%s); %s", deployment.name, type(exc).__name__, "moving on" if delay is None else "retrying")
         if delay is not None:
             self.stats.retries += 1
         return delay
 
     async def stream(
-        self, route: Route, request: pb.CreateResponseRequest, history: Transcript = EMPTY, history_start: int = 0
+        self,
+        route: Route,
+        request: pb.CreateResponseRequest,
+        history: Transcript = EMPTY,
+        history_start: int = 0,
+        *,
+        unary: bool = False,
     ) -> AsyncGenerator[epb.ResponseStreamEvent, None]:
         """Events from the first deployment that starts answering; see the module docstring.
 
-        The one path for streamed and unary creates: a unary create reads the
-        stream to its terminal event.
-
         The conversation is `history.items[history_start:]` then `request.input_items`.
+        `unary`: the provider is asked for the finished response in one call
+        (no upstream stream to parse), which arrives here as a stream of one
+        terminal event; retries, breakers and fallbacks are the same.
         """
         last_error: GatewayError | None = None
         previous = route
         for target, deployment in self._candidates(route):
-            if target is not previous:
-                self.stats.fallbacks += 1
-                previous = target
             attempt = 0
             while deployment.breaker.allow():
+                if target is not previous:
+                    self.stats.fallbacks += 1
+                    previous = target
                 attempt += 1
                 self.stats.attempts += 1
                 assert deployment.provider is not None
                 call = _call(request, target, deployment, history, history_start)
-                events = aiter(deployment.provider.stream(call))
+                events = aiter(_unary(deployment.provider, call) if unary else deployment.provider.stream(call))
                 try:
                     first = await anext(events)
                 except StopAsyncIteration:
-                    first = None
-                except GatewayError as exc:
-                    await _aclose(events)
-                    last_error = exc
-                    delay = self._after_failure(deployment, attempt, exc)
-                    if delay is None:
-                        break
-                    await self._sleep(delay)
-                    continue
+                    exc: GatewayError = UpstreamServerError("The upstream provider ended the stream before any output.")
+                except GatewayError as failed:
+                    exc = failed
                 except BaseException:
                     deployment.breaker.release()
                     await _aclose(events)
                     raise
-                deployment.breaker.record_success()
-                self.stats.last_deployment = deployment.name
-                try:
-                    if first is not None:
-                        yield first
-                        async for event in events:
+                else:
+                    self.stats.last_deployment = deployment.name
+                    # Closed with this generator, so the upstream stops and the breaker hears at once.
+                    async with contextlib.aclosing(_relayed(deployment, first, events)) as relayed:
+                        async for event in relayed:
                             yield event
-                except GatewayError as exc:
-                    if is_failover(exc) and not isinstance(exc, RateLimited):
-                        deployment.breaker.record_failure()
-                    raise
-                finally:
-                    await _aclose(events)
-                return
+                    return
+                await _aclose(events)
+                last_error = exc
+                delay = self._after_failure(deployment, attempt, exc)
+                if delay is None:
+                    break
+                await self._sleep(delay)
         raise last_error or DeploymentsCoolingDown(route.model.id)
 
     async def aclose(self) -> None:
@@ -290,6 +296,45 @@ def _for_model(request: pb.CreateResponseRequest, route: Route) -> pb.CreateResp
     copy.CopyFrom(request)
     copy.model = route.model.id
     return copy
+
+
+async def _relayed(
+    deployment: Deployment, first: epb.ResponseStreamEvent, events: AsyncIterator[epb.ResponseStreamEvent]
+) -> AsyncGenerator[epb.ResponseStreamEvent, None]:
+    """A deployment's events after its first; the breaker hears the outcome when the stream ends.
+
+    Ended by its consumer (at the terminal event, or a client that left), it
+    answered: a success. A failure mid-stream is not retried (the client saw
+    events) but counts against the deployment like one before the first event.
+    """
+    try:
+        yield first
+        async for event in events:
+            yield event
+    except GatewayError as exc:
+        if is_failover(exc) and not isinstance(exc, RateLimited):
+            deployment.breaker.record_failure()
+        else:
+            deployment.breaker.release()
+        raise
+    except BaseException:
+        deployment.breaker.record_success()
+        raise
+    else:
+        deployment.breaker.record_success()
+    finally:
+        await _aclose(events)
+
+
+async def _unary(provider: Provider, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
+    """The provider's finished response as the one terminal event a stream would end with."""
+    response = await provider.complete(call)
+    event = epb.ResponseStreamEvent()
+    getattr(event, response.status if response.status in _TERMINAL else "completed").response.CopyFrom(response)
+    yield event
+
+
+_TERMINAL = ("completed", "incomplete", "failed")
 
 
 async def _aclose(iterator: AsyncIterator[object]) -> None:

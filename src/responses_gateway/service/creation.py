@@ -60,12 +60,14 @@ class ResponseCreation:
     async def create(self, req: pb.CreateResponseRequest, ctx: CallContext) -> pb.Response:
         """Create a response and return it finished.
 
-        Nothing reaches the client before the end, so a failure anywhere is an
-        error status and nothing is stored (no claim row: one write at the end).
+        The provider answers in one call (the router hands it over as a stream
+        of one terminal event), and the same assembler makes the response.
+        Nothing reaches the client before the end, so a failure is an error
+        status and nothing is stored (no claim row: one write at the end).
         """
         prep = await self._prepare(req, ctx)
         assembler = prep.assembler()
-        first, upstream = await self._open(prep)
+        first, upstream = await self._open(prep, unary=True)
         async with contextlib.aclosing(upstream):
             for _ in assembler.feed(first):
                 pass
@@ -154,7 +156,9 @@ class ResponseCreation:
             include_encrypted=ENCRYPTED_REASONING in req.include,
         )
 
-    async def _open(self, prep: _Prepared) -> tuple[epb.ResponseStreamEvent, AsyncGenerator[epb.ResponseStreamEvent, None]]:
+    async def _open(
+        self, prep: _Prepared, *, unary: bool = False
+    ) -> tuple[epb.ResponseStreamEvent, AsyncGenerator[epb.ResponseStreamEvent, None]]:
         """The upstream stream and its first event.
 
         An overflow the upstream still reports (it counts differently than we
@@ -163,12 +167,9 @@ class ResponseCreation:
         retried = False
         while True:
             conv = prep.conversation
-            upstream = self._router.stream(prep.route, prep.upstream, conv.history, conv.history_start)
+            upstream = self._router.stream(prep.route, prep.upstream, conv.history, conv.history_start, unary=unary)
             try:
                 return await anext(upstream), upstream
-            except StopAsyncIteration:
-                await upstream.aclose()
-                raise UpstreamServerError("The upstream provider ended the stream before any output.") from None
             except ContextOverflow:
                 await upstream.aclose()
                 if retried or not conv.trim_further():

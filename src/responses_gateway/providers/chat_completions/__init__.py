@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import orjson
 
 from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.config import ProviderConfig
 from responses_gateway.errors import BadUpstreamResponse
 from responses_gateway.providers.base import ProviderCall
@@ -30,6 +31,23 @@ class ChatCompletionsProvider:
             req.reasoning.HasField("summary") or req.reasoning.HasField("generate_summary")
         )
         return ChunkTranslator(reasoning_field=self._dialect.reasoning_field, summarize=summarize)
+
+    async def complete(self, call: ProviderCall) -> pb.Response:
+        """A non-streamed completion, translated through the same state machine."""
+        body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=False, items=call.items())
+        payload = await self._http.post_json("/chat/completions", body)
+        try:
+            # DeepSeek may send blank keep-alive lines before the JSON body.
+            chunk = orjson.loads(payload.strip())
+        except orjson.JSONDecodeError as exc:
+            raise BadUpstreamResponse() from exc
+        if not isinstance(chunk, dict):
+            raise BadUpstreamResponse()
+        translator = self._translator(call)
+        for _ in translator.feed(chunk):
+            pass
+        terminal = list(translator.finish())[-1]
+        return terminal.completed.response if terminal.HasField("completed") else terminal.incomplete.response
 
     async def stream(self, call: ProviderCall) -> AsyncGenerator[epb.ResponseStreamEvent, None]:
         """Stream chunks; yield Responses events as soon as each chunk allows."""

@@ -167,6 +167,15 @@ class LocalProvider:
         finally:
             self._admission.release()
 
+    async def complete(self, call: ProviderCall) -> pb.Response:
+        """Wait for a slot (or 429), then generate the whole response."""
+        await self._admission.acquire()
+        try:
+            chat = await self._ready()
+            return await chat.complete(self._with_defaults(call))
+        finally:
+            self._admission.release()
+
     async def count_tokens(self, request: pb.CreateResponseRequest) -> int:
         """Input tokens of a self-contained request, by the model's own chat template and tokenizer.
 
@@ -207,6 +216,9 @@ class MissingLocalRuntime:
     async def stream(self, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
         raise ProviderNotConfigured(self._message)
         yield  # pragma: no cover - makes this an async generator
+
+    async def complete(self, call: ProviderCall) -> pb.Response:
+        raise ProviderNotConfigured(self._message)
 
     async def aclose(self) -> None:
         return None
