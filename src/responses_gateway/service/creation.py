@@ -1,8 +1,9 @@
 """Creating a response, streamed or unary: one path from the request to the stored answer.
 
 validate → load the conversation → count and truncate → route → read the
-provider's stream through the assembler → persist. A unary create reads the
-same stream to its end and answers with the terminal event's response.
+provider's events through the assembler → persist. A unary create gets its
+events from the same router loop (the provider's one-call answer, as a
+terminal event) and answers with the assembled response.
 """
 
 from __future__ import annotations
