@@ -46,6 +46,7 @@ from responses_gateway.errors import (
     UpstreamUnreachable,
 )
 from responses_gateway.router import BreakerState, CircuitBreaker, Route, Router
+from tests.router.test_breaker import Clock
 from tests.router._scripted import FAKE, Break, Complete, Fail, MakeError, Silent, Upstreams, kinds, response_events
 
 Event = epb.ResponseStreamEvent
@@ -171,19 +172,6 @@ def gateway(
     )
     router = Router(settings, factories={FAKE: upstreams.factory}, sleep=sleep, rng=random.Random(seed))
     return Gateway(router, upstreams, sleeps)
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
