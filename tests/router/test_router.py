@@ -823,28 +823,24 @@ def test_the_same_seed_gives_the_same_picks() -> None:
 # --- unary creates: the same loop, the provider's one-call answer ------------------------------
 
 
-async def unary(gw: Gateway, model_id: str) -> list[Event]:
+async def unary(gw: Gateway, model_id: str) -> pb.Response:
     request = request_for(model_id)
-    events: list[Event] = []
-    async with contextlib.aclosing(gw.router.stream(gw.route(model_id, request), request, unary=True)) as stream:
-        async for event in stream:
-            events.append(event)
-    return events
+    return await gw.router.complete(gw.route(model_id, request), request)
 
 
-async def test_a_unary_create_is_one_call_and_arrives_as_one_terminal_event() -> None:
+async def test_a_unary_create_is_one_call_through_the_same_loop() -> None:
     gw = gateway(single("m", "a"))
-    events = await unary(gw, "m")
-    assert kinds(events) == ["completed"]
-    assert events[0].completed.response.model == "m"
+    response = await unary(gw, "m")
+    assert (response.model, response.status) == ("m", "completed")
     assert (gw.upstreams.unary, gw.upstreams.opened) == (1, 0)  # no upstream stream was opened
+    assert gw.router.stats.last_deployment == "a/m"
 
 
 @pytest.mark.parametrize("make", TRANSIENT_MAKERS, ids=TRANSIENT_IDS)
 async def test_a_unary_create_is_retried_like_a_stream(make: MakeError) -> None:
     gw = gateway(single("m", "a"))
     gw.upstreams.script("a/m", Fail(make), Fail(make))
-    assert kinds(await unary(gw, "m")) == ["completed"]
+    assert (await unary(gw, "m")).status == "completed"
     assert gw.called() == ["a/m"] * 3
     assert len(gw.sleeps) == gw.router.stats.retries == 2
 
@@ -852,10 +848,19 @@ async def test_a_unary_create_is_retried_like_a_stream(make: MakeError) -> None:
 async def test_a_unary_create_fails_over_to_the_fallback_after_an_account_error() -> None:
     gw = gateway(single("m", "a", fallbacks=["fb"]), single("fb", "b"))
     gw.upstreams.script("a/m", Fail(UpstreamQuotaExhausted))
-    events = await unary(gw, "m")
+    assert (await unary(gw, "m")).model == "fb"
     assert gw.called() == ["a/m", "b/fb"]
-    assert events[0].completed.response.model == "fb"
     assert gw.router.stats.fallbacks == 1
+
+
+async def test_unary_failures_open_the_breaker_like_streamed_ones() -> None:
+    gw = gateway(single("m", "a"), breaker=BreakerPolicy(failure_threshold=2, cooldown=COOLDOWN))
+    gw.upstreams.script("a/m", *[Fail(server_error)] * 2)
+    with pytest.raises(UpstreamServerError):
+        await unary(gw, "m")
+    assert gw.state("m") is BreakerState.OPEN
+    with pytest.raises(DeploymentsCoolingDown):
+        await unary(gw, "m")
 
 
 async def test_a_model_whose_own_provider_has_no_key_is_served_by_its_fallback(monkeypatch: pytest.MonkeyPatch) -> None:

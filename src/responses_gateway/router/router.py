@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
@@ -37,6 +38,7 @@ from responses_gateway.router.breaker import BreakerState, CircuitBreaker
 from responses_gateway.router.capabilities import check_capabilities
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 def is_retryable(exc: GatewayError) -> bool:
     """A passing fault worth trying again on the same deployment (not a refusal of the gateway's own)."""
@@ -218,21 +220,35 @@ class Router:
         return delay
 
     async def stream(
-        self,
-        route: Route,
-        request: pb.CreateResponseRequest,
-        history: Transcript = EMPTY,
-        history_start: int = 0,
-        *,
-        unary: bool = False,
+        self, route: Route, request: pb.CreateResponseRequest, history: Transcript = EMPTY, history_start: int = 0
     ) -> AsyncGenerator[epb.ResponseStreamEvent, None]:
         """Events from the first deployment that starts answering; see the module docstring.
 
         The conversation is `history.items[history_start:]` then `request.input_items`.
-        `unary`: the provider is asked for the finished response in one call
-        (no upstream stream to parse), which arrives here as a stream of one
-        terminal event; retries, breakers and fallbacks are the same.
         """
+        deployment, (first, events) = await self._first_answer(route, request, history, history_start, _first_event)
+        # Closed with this generator, so the upstream stops and the breaker hears at once.
+        async with contextlib.aclosing(_relayed(deployment, first, events)) as relayed:
+            async for event in relayed:
+                yield event
+
+    async def complete(
+        self, route: Route, request: pb.CreateResponseRequest, history: Transcript = EMPTY, history_start: int = 0
+    ) -> pb.Response:
+        """The finished response, from one non-streamed call to the first deployment that answers (a unary create)."""
+        deployment, response = await self._first_answer(route, request, history, history_start, _complete)
+        deployment.breaker.record_success()
+        return response
+
+    async def _first_answer(
+        self,
+        route: Route,
+        request: pb.CreateResponseRequest,
+        history: Transcript,
+        history_start: int,
+        attempt_call: Callable[[Provider, ProviderCall], Awaitable[T]],
+    ) -> tuple[Deployment, T]:
+        """The one retry loop, for streamed and unary calls: deployments in order, retries, breakers, fallbacks."""
         last_error: GatewayError | None = None
         previous = route
         for target, deployment in self._candidates(route):
@@ -244,31 +260,20 @@ class Router:
                 attempt += 1
                 self.stats.attempts += 1
                 assert deployment.provider is not None
-                call = _call(request, target, deployment, history, history_start)
-                events = aiter(_unary(deployment.provider, call) if unary else deployment.provider.stream(call))
                 try:
-                    first = await anext(events)
-                except StopAsyncIteration:
-                    exc: GatewayError = UpstreamServerError("The upstream provider ended the stream before any output.")
-                except GatewayError as failed:
-                    exc = failed
+                    answer = await attempt_call(deployment.provider, _call(request, target, deployment, history, history_start))
+                except GatewayError as exc:
+                    last_error = exc
+                    delay = self._after_failure(deployment, attempt, exc)
+                    if delay is None:
+                        break
+                    await self._sleep(delay)
+                    continue
                 except BaseException:
                     deployment.breaker.release()
-                    await _aclose(events)
                     raise
-                else:
-                    self.stats.last_deployment = deployment.name
-                    # Closed with this generator, so the upstream stops and the breaker hears at once.
-                    async with contextlib.aclosing(_relayed(deployment, first, events)) as relayed:
-                        async for event in relayed:
-                            yield event
-                    return
-                await _aclose(events)
-                last_error = exc
-                delay = self._after_failure(deployment, attempt, exc)
-                if delay is None:
-                    break
-                await self._sleep(delay)
+                self.stats.last_deployment = deployment.name
+                return deployment, answer
         raise last_error or DeploymentsCoolingDown(route.model.id)
 
     async def aclose(self) -> None:
@@ -326,15 +331,22 @@ async def _relayed(
         await _aclose(events)
 
 
-async def _unary(provider: Provider, call: ProviderCall) -> AsyncIterator[epb.ResponseStreamEvent]:
-    """The provider's finished response as the one terminal event a stream would end with."""
-    response = await provider.complete(call)
-    event = epb.ResponseStreamEvent()
-    getattr(event, response.status if response.status in _TERMINAL else "completed").response.CopyFrom(response)
-    yield event
+async def _first_event(
+    provider: Provider, call: ProviderCall
+) -> tuple[epb.ResponseStreamEvent, AsyncIterator[epb.ResponseStreamEvent]]:
+    """Open the provider's stream and read its first event; an empty stream is a server error worth a retry."""
+    events = aiter(provider.stream(call))
+    try:
+        return await anext(events), events
+    except StopAsyncIteration:
+        raise UpstreamServerError("The upstream provider ended the stream before any output.") from None
+    except BaseException:
+        await _aclose(events)
+        raise
 
 
-_TERMINAL = ("completed", "incomplete", "failed")
+async def _complete(provider: Provider, call: ProviderCall) -> pb.Response:
+    return await provider.complete(call)
 
 
 async def _aclose(iterator: AsyncIterator[object]) -> None:

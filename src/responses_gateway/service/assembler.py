@@ -133,6 +133,12 @@ class StreamAssembler:
                 partial.add(case, payload)
         yield self._stamp(event)
 
+    def complete(self, upstream: pb.Response) -> pb.Response:
+        """The final response from the upstream's finished one (a unary create: no events)."""
+        self._finish(upstream)
+        assert self.final is not None
+        return self.final
+
     def _finish(self, upstream: pb.Response) -> None:
         if upstream.output:
             output = normalize_output([_copy(i) for i in upstream.output], upstream.status)

@@ -1,19 +1,18 @@
 """Creating a response, streamed or unary: one path from the request to the stored answer.
 
 validate → load the conversation → count and truncate → route → read the
-provider's events through the assembler → persist. A unary create gets its
-events from the same router loop (the provider's one-call answer, as a
-terminal event) and answers with the assembled response.
+provider's events through the assembler → persist. A unary create takes the
+provider's one-call answer through the same router loop and assembler.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
@@ -35,6 +34,7 @@ from responses_gateway.service.persistence import ResponseWriter
 from responses_gateway.service.validation import validate_create
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -61,27 +61,22 @@ class ResponseCreation:
     async def create(self, req: pb.CreateResponseRequest, ctx: CallContext) -> pb.Response:
         """Create a response and return it finished.
 
-        The provider answers in one call (the router hands it over as a stream
-        of one terminal event), and the same assembler makes the response.
-        Nothing reaches the client before the end, so a failure is an error
-        status and nothing is stored (no claim row: one write at the end).
+        The provider answers in one non-streamed call, through the same router
+        loop as a stream. Nothing reaches the client before the end, so a
+        failure is an error status and nothing is stored (no claim row: one
+        write at the end).
         """
         prep = await self._prepare(req, ctx)
+        conv = prep.conversation
+
+        async def complete() -> pb.Response:
+            return await self._router.complete(prep.route, prep.upstream, conv.history, conv.history_start)
+
         assembler = prep.assembler()
-        first, upstream = await self._open(prep, unary=True)
-        async with contextlib.aclosing(upstream):
-            for _ in assembler.feed(first):
-                pass
-            async for event in upstream:
-                if assembler.final is not None:
-                    break
-                for _ in assembler.feed(event):
-                    pass
-        if assembler.final is None:
-            raise UpstreamServerError("The upstream provider ended the stream unexpectedly.")
+        final = assembler.complete(await self._trimming_on_overflow(prep, complete))
         if prep.store:
-            await self._writer.finish(prep.conversation, None, assembler.final, assembler.stored_output, ctx)
-        return assembler.final
+            await self._writer.finish(conv, None, final, assembler.stored_output, ctx)
+        return final
 
     async def stream(self, req: pb.CreateResponseRequest, ctx: CallContext) -> AsyncIterator[epb.ResponseStreamEvent]:
         """Create a response and yield its events; errors before the first event raise."""
@@ -157,30 +152,32 @@ class ResponseCreation:
             include_encrypted=ENCRYPTED_REASONING in req.include,
         )
 
-    async def _open(
-        self, prep: _Prepared, *, unary: bool = False
-    ) -> tuple[epb.ResponseStreamEvent, AsyncGenerator[epb.ResponseStreamEvent, None]]:
-        """The upstream stream and its first event.
+    async def _open(self, prep: _Prepared) -> tuple[epb.ResponseStreamEvent, AsyncGenerator[epb.ResponseStreamEvent, None]]:
+        """The upstream stream and its first event."""
+        conv = prep.conversation
 
-        An overflow the upstream still reports (it counts differently than we
-        do) trims further under `truncation: auto` and tries once more.
-        """
-        retried = False
-        while True:
-            conv = prep.conversation
-            upstream = self._router.stream(prep.route, prep.upstream, conv.history, conv.history_start, unary=unary)
+        async def start() -> tuple[epb.ResponseStreamEvent, AsyncGenerator[epb.ResponseStreamEvent, None]]:
+            upstream = self._router.stream(prep.route, prep.upstream, conv.history, conv.history_start)
             try:
                 return await anext(upstream), upstream
-            except ContextOverflow:
-                await upstream.aclose()
-                if retried or not conv.trim_further():
-                    raise
-                retried = True
-                prep.upstream = _upstream_request(prep.upstream, conv)
             except BaseException:
                 await upstream.aclose()
                 raise
 
+        return await self._trimming_on_overflow(prep, start)
+
+    async def _trimming_on_overflow(self, prep: _Prepared, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()`, tried once more after trimming further when the upstream still reports an overflow.
+
+        The upstream counts differently than we do; only `truncation: auto` trims.
+        """
+        try:
+            return await attempt()
+        except ContextOverflow:
+            if not prep.conversation.trim_further():
+                raise
+        prep.upstream = _upstream_request(prep.upstream, prep.conversation)
+        return await attempt()
 
 def _resolve_references(items: Iterable[ipb.Item], history: list[ipb.Item]) -> list[ipb.Item]:
     """Replace `item_reference` items by the stored items they name.
