@@ -345,8 +345,8 @@ async def _first_event(
         raise
 
 
-async def _complete(provider: Provider, call: ProviderCall) -> pb.Response:
-    return await provider.complete(call)
+def _complete(provider: Provider, call: ProviderCall) -> Awaitable[pb.Response]:
+    return provider.complete(call)
 
 
 async def _aclose(iterator: AsyncIterator[object]) -> None:

@@ -68,12 +68,11 @@ class ResponseCreation:
         """
         prep = await self._prepare(req, ctx)
         conv = prep.conversation
-
-        async def complete() -> pb.Response:
-            return await self._router.complete(prep.route, prep.upstream, conv.history, conv.history_start)
-
+        upstream = await self._trimming_on_overflow(
+            prep, lambda: self._router.complete(prep.route, prep.upstream, conv.history, conv.history_start)
+        )
         assembler = prep.assembler()
-        final = assembler.complete(await self._trimming_on_overflow(prep, complete))
+        final = assembler.complete(upstream)
         if prep.store:
             await self._writer.finish(conv, None, final, assembler.stored_output, ctx)
         return final
