@@ -153,3 +153,38 @@ def test_start_up_objects_leave_the_collectors_sight_and_requests_garbage_still_
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+# `keys`: create prints the key once, list never shows it, revoke ends it.
+
+
+def _keys(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"}
+    return subprocess.run(
+        [sys.executable, "-m", "responses_gateway.cli", "keys", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_keys_create_json_prints_the_key_once_and_nothing_else(tmp_path: Path) -> None:
+    import json
+
+    made = _keys(tmp_path, "create", "--tenant", "acme", "--name", "ci bot", "--rpm", "60", "--json")
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)  # the whole of stdout is one JSON object
+    assert set(created) == {"id", "key", "tenant", "name"}
+    assert (created["tenant"], created["name"]) == ("acme", "ci bot")
+    assert created["key"].startswith("rg-") and len(created["key"]) > 40
+
+    listed = _keys(tmp_path, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert (row["id"], row["tenant"], row["rpm"], row["revoked_at"]) == (created["id"], "acme", 60, None)
+    assert created["key"] not in listed.stdout + listed.stderr + made.stderr
+    # Stored as a hash only: the key is nowhere in the database file.
+    assert created["key"].encode() not in (tmp_path / "keys.db").read_bytes()
+
+    assert _keys(tmp_path, "revoke", created["id"]).returncode == 0
+    assert json.loads(_keys(tmp_path, "list", "--json").stdout)[0]["revoked_at"] is not None
+    again = _keys(tmp_path, "revoke", created["id"])
+    assert again.returncode == 1 and "no active key" in again.stderr
+    assert _keys(tmp_path, "list", "--tenant", "other", "--json").stdout.strip() == "[]"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import logging
 import multiprocessing
 import os
@@ -42,7 +43,27 @@ def _parser() -> argparse.ArgumentParser:
         help="processes sharing the ports (default: the `workers` setting, 1)",
     )
     sub.add_parser("migrate", help="apply database migrations and exit")
+    keys = sub.add_parser("keys", help="gateway API keys: create, list, revoke").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create a key for a tenant; the key is printed once and stored only as a hash")
+    create.add_argument("--tenant", required=True, help="the tenant the key's calls (and everything they store) belong to")
+    create.add_argument("--name", default=None, help="a label for listings")
+    create.add_argument("--rpm", type=_positive, default=None, help="requests per minute")
+    create.add_argument("--tpm", type=_positive, default=None, help="tokens per minute")
+    create.add_argument("--monthly-tokens", type=_positive, default=None, help="tokens per calendar month")
+    create.add_argument("--json", action="store_true", help='print {"id", "key", "tenant", "name"} and nothing else')
+    listing = keys.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--tenant", default=None)
+    listing.add_argument("--json", action="store_true")
+    revoke = keys.add_parser("revoke", help="revoke a key by its id (every replica stops accepting it within auth.cache_seconds)")
+    revoke.add_argument("id")
     return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return number
 
 
 def _worker(config: Path | None, role: str, index: int, workers: int) -> None:
@@ -154,6 +175,53 @@ async def _migrate(settings: Settings) -> None:
         await store.close()
 
 
+async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    """The `keys` commands, against the database `serve` uses (migrated first)."""
+    from responses_gateway.security import key_admin
+    from responses_gateway.store import Store
+
+    store = await Store.open(settings.database_url)
+    try:
+        await store.migrate()
+        if args.keys_command == "create":
+            record, key = await key_admin.create_key(
+                store, args.tenant, name=args.name, rpm=args.rpm, tpm=args.tpm, monthly_tokens=args.monthly_tokens
+            )
+            if args.json:
+                print(json.dumps({"id": record.id, "key": key, "tenant": record.tenant_id, "name": record.name}))
+            else:
+                print(f"{key}\n\nkey id {record.id}, tenant {record.tenant_id}. The key is shown only now: store it safely.")
+            return 0
+        if args.keys_command == "list":
+            rows = [
+                {
+                    "id": r.id,
+                    "tenant": r.tenant_id,
+                    "name": r.name,
+                    "created_at": r.created_at,
+                    "revoked_at": r.revoked_at,
+                    "rpm": r.rpm,
+                    "tpm": r.tpm,
+                    "monthly_tokens": r.monthly_tokens,
+                }
+                for r in await key_admin.list_keys(store, args.tenant)
+            ]
+            if args.json:
+                print(json.dumps(rows))
+            else:
+                for row in rows:
+                    state = "revoked" if row["revoked_at"] else "active"
+                    print(f"{row['id']}  {row['tenant']}  {row['name'] or '-'}  {state}")
+            return 0
+        if await key_admin.revoke_key(store, args.id):
+            print(f"revoked {args.id}")
+            return 0
+        print(f"no active key with id {args.id}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+
+
 def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
     try:
         import uvloop
@@ -172,6 +240,15 @@ def main(argv: list[str] | None = None) -> int:
         runner(_migrate(settings))
         log.info("database at the newest schema")
         return 0
+    if args.command == "keys":
+        status = 0
+
+        async def keys_command() -> None:
+            nonlocal status
+            status = await _keys(args, settings)
+
+        runner(keys_command())
+        return status
     workers = args.workers or settings.workers
     if workers > 1:
         return _serve_workers(args, settings, workers)

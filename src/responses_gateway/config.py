@@ -247,6 +247,19 @@ def _default_models() -> list[ModelConfig]:
     ]
 
 
+class AuthConfig(BaseModel):
+    """Who may call (see `security`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # "required": every call under /v1 and every RPC needs a gateway API key.
+    # "open": no key; every call belongs to `tenant_id`. None: open only when
+    # both listeners bind loopback, required otherwise.
+    mode: Literal["required", "open"] | None = None
+    # Key lookups are cached this long: a revoked key stops working on every replica within it.
+    cache_seconds: float = Field(default=5.0, ge=0, le=300)
+
+
 class Settings(BaseSettings):
     """Everything the process needs, resolved once at start-up."""
 
@@ -264,7 +277,9 @@ class Settings(BaseSettings):
     backend_target: str = "127.0.0.1:50051"
     database_url: str = "sqlite+aiosqlite:///./responses-gateway.db"
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # The tenant of every call in `open` auth mode.
     tenant_id: str = "default"
+    auth: AuthConfig = AuthConfig()
     providers: list[ProviderConfig] = Field(default_factory=_default_providers)
     models: list[ModelConfig] = Field(default_factory=_default_models)
     retry: RetryPolicy = RetryPolicy()

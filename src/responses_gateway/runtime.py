@@ -22,6 +22,7 @@ from responses_gateway.config import Settings
 from responses_gateway.context import warm_up
 from responses_gateway.providers.local.weights import embedded_models
 from responses_gateway.router import Router
+from responses_gateway.security import Authenticator, auth_mode
 from responses_gateway.service import ResponsesService
 from responses_gateway.service.in_process import InProcessBackend
 from responses_gateway.service.leases import LeaseKeeper
@@ -58,16 +59,19 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
     """Open the store (migrated), build providers, serve gRPC until the context exits."""
     settings = with_embedded_models(settings)
     store = await Store.open(settings.database_url)
+    mode, why = auth_mode(settings)
+    log.info("auth: %s (%s)%s", mode, why, f"; every call is tenant '{settings.tenant_id}'" if mode == "open" else "")
+    authenticator = Authenticator(store, mode=mode, open_tenant=settings.tenant_id, cache_seconds=settings.auth.cache_seconds)
     router = Router(settings)
     try:
         # Tokenizers load in threads beside the migrations, not on the event loop at the first request.
         await asyncio.gather(store.migrate(), *(asyncio.to_thread(warm_up, t) for t in {m.tokenizer for m in settings.models}))
         # The port is bound first: the default replica name includes it.
-        server, port = bind_server(settings.grpc_host, settings.grpc_port)
+        server, port = bind_server(settings.grpc_host, settings.grpc_port, authenticator)
         leases = LeaseKeeper(store, replica_id(settings, port), settings.lease_seconds)
         pending = PendingWrites(settings.max_pending_writes) if writes_behind(settings, store) else None
-        service = ResponsesService(router, store, leases, pending=pending)
-        health_servicer = await add_services(server, service, tenant_id=settings.tenant_id)
+        service = ResponsesService(router, store, leases, authenticator, pending=pending)
+        health_servicer = await add_services(server, service)
         await leases.reclaim()
         leases.start()
         await server.start()
@@ -100,6 +104,6 @@ def writes_behind(settings: Settings, store: Store) -> bool:
 async def run_all(settings: Settings) -> AsyncIterator[tuple[ServiceRuntime, BridgeRuntime]]:
     """`serve`: service and bridge in one process, the bridge on the in-process backend."""
     async with run_service(settings) as service:
-        backend = InProcessBackend(service.service, settings.tenant_id)
+        backend = InProcessBackend(service.service)
         async with run_bridge(settings, backend) as bridge:
             yield service, bridge

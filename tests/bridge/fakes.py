@@ -72,6 +72,8 @@ class FakeBackend:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Message | None]] = []
+        # The credential each call carried (the caller's Authorization header, as the bridge passed it).
+        self.credentials: list[str | None] = []
         self.fail: dict[str, BaseException] = {}
         self.stream: Iterable[Step] = []
         self.is_ready = True
@@ -82,20 +84,22 @@ class FakeBackend:
         self.batches_yielded = 0
         self.streams: list[AsyncGenerator[Batch, None]] = []
 
-    def _record(self, method: str, request: Message | None) -> None:
+    def _record(self, method: str, request: Message | None, credential: str | None = None) -> None:
         self.calls.append((method, request))
+        if method != "ready":
+            self.credentials.append(credential)
         if method in self.fail:
             raise self.fail[method]
 
     def requests(self, method: str) -> list[Message | None]:
         return [req for name, req in self.calls if name == method]
 
-    async def create_response(self, request: pb.CreateResponseRequest) -> pb.Response:
-        self._record("create_response", request)
+    async def create_response(self, request: pb.CreateResponseRequest, credential: str | None) -> pb.Response:
+        self._record("create_response", request, credential)
         return response()
 
-    def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[Batch]:
-        self._record("stream_response", request)
+    def stream_response(self, request: pb.CreateResponseRequest, credential: str | None) -> AsyncIterator[Batch]:
+        self._record("stream_response", request, credential)
         # Held here so only the bridge (closing it, or cancelling its handler) can end it, not the garbage collector.
         stream = self._stream()
         self.streams.append(stream)
@@ -120,29 +124,29 @@ class FakeBackend:
         finally:
             self.stream_finished.set()
 
-    async def get_response(self, request: spb.GetResponseRequest) -> pb.Response:
-        self._record("get_response", request)
+    async def get_response(self, request: spb.GetResponseRequest, credential: str | None) -> pb.Response:
+        self._record("get_response", request, credential)
         return response(request.id)
 
-    async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse:
-        self._record("delete_response", request)
+    async def delete_response(self, request: spb.DeleteResponseRequest, credential: str | None) -> spb.DeleteResponseResponse:
+        self._record("delete_response", request, credential)
         return spb.DeleteResponseResponse(id=request.id, object="response", deleted=True)
 
-    async def list_input_items(self, request: spb.ListInputItemsRequest) -> spb.ListInputItemsResponse:
-        self._record("list_input_items", request)
+    async def list_input_items(self, request: spb.ListInputItemsRequest, credential: str | None) -> spb.ListInputItemsResponse:
+        self._record("list_input_items", request, credential)
         user = ipb.Item(message=ipb.MessageItem(id="msg_in", role="user", text="Hi there"))
         return spb.ListInputItemsResponse(object="list", data=[user], first_id="msg_in", last_id="msg_in", has_more=True)
 
-    async def cancel_response(self, request: spb.CancelResponseRequest) -> pb.Response:
-        self._record("cancel_response", request)
+    async def cancel_response(self, request: spb.CancelResponseRequest, credential: str | None) -> pb.Response:
+        self._record("cancel_response", request, credential)
         return response(request.id, status="cancelled")
 
-    async def count_input_tokens(self, request: pb.CreateResponseRequest) -> spb.CountInputTokensResponse:
-        self._record("count_input_tokens", request)
+    async def count_input_tokens(self, request: pb.CreateResponseRequest, credential: str | None) -> spb.CountInputTokensResponse:
+        self._record("count_input_tokens", request, credential)
         return spb.CountInputTokensResponse(object="response.input_tokens", input_tokens=42)
 
-    async def list_models(self) -> spb.ListModelsResponse:
-        self._record("list_models", None)
+    async def list_models(self, credential: str | None) -> spb.ListModelsResponse:
+        self._record("list_models", None, credential)
         return spb.ListModelsResponse(
             object="list",
             data=[
@@ -151,8 +155,8 @@ class FakeBackend:
             ],
         )
 
-    async def get_model(self, request: spb.GetModelRequest) -> spb.Model:
-        self._record("get_model", request)
+    async def get_model(self, request: spb.GetModelRequest, credential: str | None) -> spb.Model:
+        self._record("get_model", request, credential)
         return spb.Model(id=request.id, object="model", created=1_700_000_000, owned_by="gateway")
 
     async def ready(self) -> bool:

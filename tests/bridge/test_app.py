@@ -313,3 +313,20 @@ async def test_a_wrong_method_names_the_allowed_ones(client: Client) -> None:
     resp = await client.put("/v1/models")
     assert resp.status == 405
     assert "GET" in resp.headers["Allow"]
+
+
+async def test_every_v1_call_carries_the_callers_authorization_to_the_service(client: Client, backend: FakeBackend) -> None:
+    headers = {"Authorization": "Bearer rg-secret"}
+    await client.post("/v1/responses", json={"model": "gpt-test", "input": "hi"}, headers=headers)
+    await client.get("/v1/responses/resp_1", headers=headers)
+    await client.delete("/v1/responses/resp_1", headers=headers)
+    await client.get("/v1/responses/resp_1/input_items", headers=headers)
+    await client.post("/v1/responses/resp_1/cancel", headers=headers)
+    await client.post("/v1/responses/input_tokens", json={"model": "gpt-test", "input": "hi"}, headers=headers)
+    await client.get("/v1/models", headers=headers)
+    await client.get("/v1/models/gpt-test", headers=headers)
+    await client.get("/v1/models")
+    assert backend.credentials == ["Bearer rg-secret"] * 8 + [None]
+    await client.get("/healthz")
+    await client.get("/readyz")
+    assert len(backend.credentials) == 9  # probes reach no authenticated call

@@ -21,6 +21,11 @@ from responses_gateway.errors import InternalError, InvalidRequest, NotReady
 BACKEND = web.AppKey("backend", Backend)
 
 
+def _credential(request: web.Request) -> str | None:
+    """The caller's `Authorization` header, passed to the service as is: the service decides who it is."""
+    return request.headers.get("Authorization")
+
+
 def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
@@ -50,8 +55,8 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     req = request_from_json(body)
     backend = request.app[BACKEND]
     if not req.stream:
-        return _json(response_to_json(await backend.create_response(req)))
-    batches = backend.stream_response(req)
+        return _json(response_to_json(await backend.create_response(req, _credential(request))))
+    batches = backend.stream_response(req, _credential(request))
     try:
         # Errors found before the first event still get a plain JSON status,
         # as OpenAI does; only after it does the stream begin.
@@ -80,12 +85,13 @@ async def get_response(request: web.Request) -> web.Response:
             param="stream",
         )
     req = spb.GetResponseRequest(id=request.match_info["response_id"], include=request.query.getall("include[]", []))
-    return _json(response_to_json(await request.app[BACKEND].get_response(req)))
+    return _json(response_to_json(await request.app[BACKEND].get_response(req, _credential(request))))
 
 
 async def delete_response(request: web.Request) -> web.Response:
     """DELETE /v1/responses/{id}"""
-    deleted = await request.app[BACKEND].delete_response(spb.DeleteResponseRequest(id=request.match_info["response_id"]))
+    req = spb.DeleteResponseRequest(id=request.match_info["response_id"])
+    deleted = await request.app[BACKEND].delete_response(req, _credential(request))
     return _json(delete_to_json(deleted))
 
 
@@ -115,13 +121,13 @@ async def list_input_items(request: web.Request) -> web.Response:
     limit = _query_int(request, "limit")
     if limit is not None:
         req.limit = limit
-    return _json(input_items_to_json(await request.app[BACKEND].list_input_items(req)))
+    return _json(input_items_to_json(await request.app[BACKEND].list_input_items(req, _credential(request))))
 
 
 async def cancel_response(request: web.Request) -> web.Response:
     """POST /v1/responses/{id}/cancel"""
     req = spb.CancelResponseRequest(id=request.match_info["response_id"])
-    return _json(response_to_json(await request.app[BACKEND].cancel_response(req)))
+    return _json(response_to_json(await request.app[BACKEND].cancel_response(req, _credential(request))))
 
 
 # Fields of POST /v1/responses/input_tokens (all optional); the rest of the create body is refused.
@@ -149,18 +155,19 @@ async def count_input_tokens(request: web.Request) -> web.Response:
         for key in body:
             if key not in _COUNT_FIELDS:
                 raise unknown(key)
-    counted = await request.app[BACKEND].count_input_tokens(request_from_json(body))
+    counted = await request.app[BACKEND].count_input_tokens(request_from_json(body), _credential(request))
     return _json({"object": "response.input_tokens", "input_tokens": counted.input_tokens})
 
 
 async def list_models(request: web.Request) -> web.Response:
     """GET /v1/models"""
-    return _json(models_to_json(await request.app[BACKEND].list_models()))
+    return _json(models_to_json(await request.app[BACKEND].list_models(_credential(request))))
 
 
 async def get_model(request: web.Request) -> web.Response:
     """GET /v1/models/{id}"""
-    return _json(model_to_json(await request.app[BACKEND].get_model(spb.GetModelRequest(id=request.match_info["model_id"]))))
+    req = spb.GetModelRequest(id=request.match_info["model_id"])
+    return _json(model_to_json(await request.app[BACKEND].get_model(req, _credential(request))))
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -23,22 +23,39 @@ T = TypeVar("T")
 
 
 class Backend(Protocol):
-    """The service's RPCs as async methods on proto messages; errors are GatewayError."""
+    """The service's RPCs as async methods on proto messages; errors are GatewayError.
 
-    async def create_response(self, request: pb.CreateResponseRequest) -> pb.Response: ...
-    def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[list[epb.ResponseStreamEvent]]:
+    Every call carries the caller's credential (the `Authorization` header
+    value, or None) to the service, which authenticates it: in-process
+    directly, remotely as gRPC `authorization` metadata.
+    """
+
+    async def create_response(self, request: pb.CreateResponseRequest, credential: str | None) -> pb.Response: ...
+    def stream_response(
+        self, request: pb.CreateResponseRequest, credential: str | None
+    ) -> AsyncIterator[list[epb.ResponseStreamEvent]]:
         """The response's events in non-empty batches: each batch was ready at once and goes out in one write."""
         ...
 
-    async def get_response(self, request: spb.GetResponseRequest) -> pb.Response: ...
-    async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse: ...
-    async def list_input_items(self, request: spb.ListInputItemsRequest) -> spb.ListInputItemsResponse: ...
-    async def cancel_response(self, request: spb.CancelResponseRequest) -> pb.Response: ...
-    async def count_input_tokens(self, request: pb.CreateResponseRequest) -> spb.CountInputTokensResponse: ...
-    async def list_models(self) -> spb.ListModelsResponse: ...
-    async def get_model(self, request: spb.GetModelRequest) -> spb.Model: ...
+    async def get_response(self, request: spb.GetResponseRequest, credential: str | None) -> pb.Response: ...
+    async def delete_response(
+        self, request: spb.DeleteResponseRequest, credential: str | None
+    ) -> spb.DeleteResponseResponse: ...
+    async def list_input_items(
+        self, request: spb.ListInputItemsRequest, credential: str | None
+    ) -> spb.ListInputItemsResponse: ...
+    async def cancel_response(self, request: spb.CancelResponseRequest, credential: str | None) -> pb.Response: ...
+    async def count_input_tokens(
+        self, request: pb.CreateResponseRequest, credential: str | None
+    ) -> spb.CountInputTokensResponse: ...
+    async def list_models(self, credential: str | None) -> spb.ListModelsResponse: ...
+    async def get_model(self, request: spb.GetModelRequest, credential: str | None) -> spb.Model: ...
     async def ready(self) -> bool: ...
     async def aclose(self) -> None: ...
+
+
+def _metadata(credential: str | None) -> tuple[tuple[str, str], ...] | None:
+    return (("authorization", credential),) if credential else None
 
 
 async def _unary(call: Awaitable[T]) -> T:
@@ -62,13 +79,15 @@ class RemoteBackend:
         )
         self._stub = service_pb2_grpc.ResponsesServiceStub(self._channel)
 
-    async def create_response(self, request: pb.CreateResponseRequest) -> pb.Response:
-        reply: pb.Response = await _unary(self._stub.CreateResponse(request))
+    async def create_response(self, request: pb.CreateResponseRequest, credential: str | None) -> pb.Response:
+        reply: pb.Response = await _unary(self._stub.CreateResponse(request, metadata=_metadata(credential)))
         return reply
 
-    async def stream_response(self, request: pb.CreateResponseRequest) -> AsyncIterator[list[epb.ResponseStreamEvent]]:
+    async def stream_response(
+        self, request: pb.CreateResponseRequest, credential: str | None
+    ) -> AsyncIterator[list[epb.ResponseStreamEvent]]:
         # The service batched what was ready together; each message is one batch here too.
-        call = self._stub.StreamResponseBatches(request)
+        call = self._stub.StreamResponseBatches(request, metadata=_metadata(credential))
         try:
             async for batch in call:
                 if batch.events:
@@ -79,32 +98,32 @@ class RemoteBackend:
             # A client that went away cancels the service's work, and so the upstream call.
             call.cancel()
 
-    async def get_response(self, request: spb.GetResponseRequest) -> pb.Response:
-        reply: pb.Response = await _unary(self._stub.GetResponse(request))
+    async def get_response(self, request: spb.GetResponseRequest, credential: str | None) -> pb.Response:
+        reply: pb.Response = await _unary(self._stub.GetResponse(request, metadata=_metadata(credential)))
         return reply
 
-    async def delete_response(self, request: spb.DeleteResponseRequest) -> spb.DeleteResponseResponse:
-        reply: spb.DeleteResponseResponse = await _unary(self._stub.DeleteResponse(request))
+    async def delete_response(self, request: spb.DeleteResponseRequest, credential: str | None) -> spb.DeleteResponseResponse:
+        reply: spb.DeleteResponseResponse = await _unary(self._stub.DeleteResponse(request, metadata=_metadata(credential)))
         return reply
 
-    async def list_input_items(self, request: spb.ListInputItemsRequest) -> spb.ListInputItemsResponse:
-        reply: spb.ListInputItemsResponse = await _unary(self._stub.ListInputItems(request))
+    async def list_input_items(self, request: spb.ListInputItemsRequest, credential: str | None) -> spb.ListInputItemsResponse:
+        reply: spb.ListInputItemsResponse = await _unary(self._stub.ListInputItems(request, metadata=_metadata(credential)))
         return reply
 
-    async def cancel_response(self, request: spb.CancelResponseRequest) -> pb.Response:
-        reply: pb.Response = await _unary(self._stub.CancelResponse(request))
+    async def cancel_response(self, request: spb.CancelResponseRequest, credential: str | None) -> pb.Response:
+        reply: pb.Response = await _unary(self._stub.CancelResponse(request, metadata=_metadata(credential)))
         return reply
 
-    async def count_input_tokens(self, request: pb.CreateResponseRequest) -> spb.CountInputTokensResponse:
-        reply: spb.CountInputTokensResponse = await _unary(self._stub.CountInputTokens(request))
+    async def count_input_tokens(self, request: pb.CreateResponseRequest, credential: str | None) -> spb.CountInputTokensResponse:
+        reply: spb.CountInputTokensResponse = await _unary(self._stub.CountInputTokens(request, metadata=_metadata(credential)))
         return reply
 
-    async def list_models(self) -> spb.ListModelsResponse:
-        reply: spb.ListModelsResponse = await _unary(self._stub.ListModels(spb.ListModelsRequest()))
+    async def list_models(self, credential: str | None) -> spb.ListModelsResponse:
+        reply: spb.ListModelsResponse = await _unary(self._stub.ListModels(spb.ListModelsRequest(), metadata=_metadata(credential)))
         return reply
 
-    async def get_model(self, request: spb.GetModelRequest) -> spb.Model:
-        reply: spb.Model = await _unary(self._stub.GetModel(request))
+    async def get_model(self, request: spb.GetModelRequest, credential: str | None) -> spb.Model:
+        reply: spb.Model = await _unary(self._stub.GetModel(request, metadata=_metadata(credential)))
         return reply
 
     async def ready(self) -> bool:

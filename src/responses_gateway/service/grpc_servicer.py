@@ -14,7 +14,7 @@ from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.api.v1 import service_pb2_grpc
 from responses_gateway.service.coalesce import coalesced
 from responses_gateway.errors import GatewayError, InternalError, to_rpc_status
-from responses_gateway.service.call import CallContext
+from responses_gateway.service.call import CALLER, CallContext
 from responses_gateway.service.responses import ResponsesService
 
 log = logging.getLogger(__name__)
@@ -24,12 +24,12 @@ T = TypeVar("T")
 class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
     """Thin: context in, service call, errors out as statuses."""
 
-    def __init__(self, service: ResponsesService, tenant_id: str) -> None:
+    def __init__(self, service: ResponsesService) -> None:
         self._service = service
-        self._tenant_id = tenant_id
 
     def _ctx(self, context: grpc.aio.ServicerContext) -> CallContext:
-        return CallContext(tenant_id=self._tenant_id)
+        # Admitted by the authentication interceptor (grpc_auth), which named the caller.
+        return CALLER.get()
 
     async def _unary(self, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[T]]) -> T:
         try:

@@ -15,6 +15,7 @@ from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.router import Router
+from responses_gateway.security import Authenticator
 from responses_gateway.service import reads
 from responses_gateway.service.cache import ConversationCache
 from responses_gateway.service.call import CallContext
@@ -36,15 +37,22 @@ class ResponsesService:
         router: Router,
         store: Store,
         leases: LeaseKeeper,
+        authenticator: Authenticator,
         cache: ConversationCache | None = None,
         pending: PendingWrites | None = None,
     ) -> None:
         """`pending`: where finished responses' writes run behind their answers; None writes before answering."""
         cache = cache or ConversationCache()
+        self._authenticator = authenticator
         self._router = router
         self._writer = ResponseWriter(store, leases, cache, pending)
         self._creation = ResponseCreation(router, HistoryLoader(store, cache, self._writer), self._writer)
         self._stored = reads.StoredResponses(store, cache, self._writer)
+
+    async def authenticate(self, authorization: str | None) -> CallContext:
+        """The caller behind an `Authorization` header value, or Unauthenticated (the rule for both faces)."""
+        principal = await self._authenticator.authenticate(authorization)
+        return CallContext(tenant_id=principal.tenant_id, key_id=principal.key_id)
 
     async def create(self, req: pb.CreateResponseRequest, ctx: CallContext) -> pb.Response:
         """Create a response and return it finished."""

@@ -7,6 +7,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from responses_gateway.api.v1 import service_pb2, service_pb2_grpc
+from responses_gateway.security import Authenticator
+from responses_gateway.service.grpc_auth import AuthInterceptor
 from responses_gateway.service.grpc_servicer import ResponsesServicer
 from responses_gateway.service.responses import ResponsesService
 
@@ -14,9 +16,13 @@ SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["ResponsesService"].full_
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
-def bind_server(host: str, port: int) -> tuple[grpc.aio.Server, int]:
-    """A server bound to host:port (0 picks one), not started and serving nothing yet; the bound port."""
+def bind_server(host: str, port: int, authenticator: Authenticator) -> tuple[grpc.aio.Server, int]:
+    """A server bound to host:port (0 picks one), not started and serving nothing yet; the bound port.
+
+    Every call to our service is authenticated (health and reflection are not).
+    """
     server = grpc.aio.server(
+        interceptors=[AuthInterceptor(authenticator, SERVICE_NAME)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -25,9 +31,9 @@ def bind_server(host: str, port: int) -> tuple[grpc.aio.Server, int]:
     return server, server.add_insecure_port(f"{host}:{port}")
 
 
-async def add_services(server: grpc.aio.Server, service: ResponsesService, *, tenant_id: str) -> health.aio.HealthServicer:
+async def add_services(server: grpc.aio.Server, service: ResponsesService) -> health.aio.HealthServicer:
     """Our service, health (SERVING) and reflection on a server that has not started."""
-    service_pb2_grpc.add_ResponsesServiceServicer_to_server(ResponsesServicer(service, tenant_id), server)
+    service_pb2_grpc.add_ResponsesServiceServicer_to_server(ResponsesServicer(service), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -4,7 +4,7 @@
 never commits. Items and responses are opaque serialized bytes plus the columns queried on.
 """
 
-from . import writes
+from . import keys, writes
 from .database import Store
 from .models import Base, ResponseItemRow, ResponseRow
 from .records import ChainItem, ItemKind, ItemRecord, ResponseRecord
@@ -21,5 +21,6 @@ __all__ = [
     "ResponseRepository",
     "ResponseRow",
     "Store",
+    "keys",
     "writes",
 ]

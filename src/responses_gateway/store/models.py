@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, Meta
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "ResponseItemRow", "ResponseRow"]
+__all__ = ["ApiKeyRow", "Base", "ResponseItemRow", "ResponseRow"]
 
 # Deterministic constraint names, so Alembic can drop or alter them on every backend.
 NAMING_CONVENTION = {
@@ -72,3 +72,22 @@ class ResponseItemRow(Base):
     token_count: Mapped[int | None] = mapped_column(Integer)
     token_counter: Mapped[str | None] = mapped_column(String(32))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ApiKeyRow(Base):
+    """A gateway API key: only its SHA-256 is kept; it belongs to one tenant."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_tenant_id", "tenant_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(255))
+    # Hex SHA-256 of the key; the unique index is the lookup (never a scan).
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Limits; None: unlimited.
+    rpm: Mapped[int | None] = mapped_column(Integer)
+    tpm: Mapped[int | None] = mapped_column(Integer)
+    monthly_tokens: Mapped[int | None] = mapped_column(BigInteger)
