@@ -82,3 +82,33 @@ def test_mistakes_name_their_param(body: dict[str, object], param: str, code: st
         request_from_json(body)
     assert (caught.value.param, caught.value.code) == (param, code)
     assert caught.value.http_status == 400
+
+
+def _nested(levels: int) -> object:
+    value: object = "leaf"
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+def test_a_body_nested_64_levels_deep_is_accepted() -> None:
+    # The body (1), tools (2), tools[0] (3), parameters and 60 levels inside it (4-64).
+    body = {"model": "m", "input": "x", "tools": [{"type": "function", "name": "f", "parameters": _nested(61)}]}
+    assert orjson.loads(request_from_json(body).tools[0].function.parameters_json) == _nested(61)
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"tools": [{"type": "function", "name": "f", "parameters": _nested(62)}]}, "tools[0].parameters"),
+        ({"text": {"format": {"type": "json_schema", "name": "x", "schema": _nested(200)}}}, "text.format.schema"),
+        ({"tools": [{"type": "mcp", "headers": _nested(200)}]}, "tools[0].headers"),
+        ({"context_management": _nested(200)}, "context_management.a.a"),
+        ({"input": [{"role": "user", "content": "x", "unknown": [[[_nested(200)]]]}]}, "input[0].unknown"),
+    ],
+)
+def test_json_nested_past_64_levels_is_refused_naming_where(extra: dict[str, object], param: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        request_from_json({"model": "m", "input": "x", **extra})
+    assert (caught.value.param, caught.value.code) == (param, "nesting_above_max_depth")
+    assert "at most 64 levels" in caught.value.message

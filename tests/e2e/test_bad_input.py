@@ -22,6 +22,19 @@ from tests.e2e.conftest import Gateway
 BASE = {"model": "gpt-5.4", "input": "hi"}
 
 
+def nested(levels: int) -> Any:
+    """An object `levels` deep."""
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+# An object 300 levels deep, as JSON text (orjson writes no more than 254 levels): past
+# the gateway's limit (64) and orjson's writer, below orjson's parser limit (1024).
+DEEP = orjson.Fragment(b'{"a":' * 300 + b'"leaf"' + b"}" * 300)
+
+
 def body(**fields: Any) -> dict[str, Any]:
     """BASE with fields replaced; a value of `...` removes the field."""
     merged = {**BASE, **fields}
@@ -88,6 +101,34 @@ BAD_CASES = [
     Case("include-nope", json=body(include=["nope"]), param="include[0]", code="invalid_value"),
     Case("unknown-parameter", json=body(frobnicate=True), param="frobnicate", code="unknown_parameter"),
     Case("stream-with-bad-param", json=body(stream=True, temperature=3), param="temperature"),
+    # JSON nested hundreds of levels deep wherever the gateway keeps free-form JSON.
+    Case(
+        "deep-tool-parameters",
+        json=body(tools=[{"type": "function", "name": "f", "parameters": DEEP}]),
+        param="tools[0].parameters",
+        code="nesting_above_max_depth",
+    ),
+    Case(
+        "deep-text-format-schema",
+        json=body(text={"format": {"type": "json_schema", "name": "x", "schema": DEEP}}),
+        param="text.format.schema",
+        code="nesting_above_max_depth",
+    ),
+    Case("deep-hosted-tool", json=body(tools=[{"type": "web_search", "filters": DEEP}]), param="tools[0].filters"),
+    Case("deep-pass-through-field", json=body(context_management=[DEEP]), param="context_management[0].a"),
+    Case(
+        "deep-function-call-arguments",
+        json=body(input=[{"type": "function_call", "call_id": "c", "name": "f", "arguments": DEEP}]),
+        param="input[0].arguments",
+    ),
+    Case(
+        "deep-annotations",
+        json=body(input=[{"role": "assistant", "content": [{"type": "output_text", "text": "x", "annotations": [DEEP]}]}]),
+        param="input[0].content",
+        code="nesting_above_max_depth",
+    ),
+    Case("deep-metadata", json=body(metadata={"a": DEEP}), param="metadata.a.a"),
+    Case("deep-past-the-parser", raw=b'{"model":"gpt-5.4","input":' + b"[" * 2000 + b"]" * 2000 + b"}", code="invalid_json"),
     Case("unknown-route", json=BASE, path="/v1/nope", status=404),
     Case("get-unknown-response", method="GET", path="/v1/responses/resp_doesnotexist", content_type=None, status=404),
     Case("delete-unknown-response", method="DELETE", path="/v1/responses/resp_doesnotexist", content_type=None, status=404),
@@ -208,6 +249,8 @@ ACCEPTED = [
     pytest.param({"top_logprobs": 0}, id="top_logprobs-0"),
     pytest.param({"stream": True, "stream_options": {"include_obfuscation": False}}, id="stream_options"),
     pytest.param({"context_management": [{"type": "compaction", "compact_threshold": 200000}]}, id="context_management"),
+    # 64 levels in all: the body, the array, its object and 61 more.
+    pytest.param({"context_management": [nested(62)]}, id="nesting-at-the-limit"),
 ]
 
 

@@ -474,6 +474,33 @@ def test_free_form_json_from_grpc_must_parse(fields: dict[str, Any], param: str,
     assert_refused(grpc_request(**fields), param, code)
 
 
+def _nested_json(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        pytest.param({"tools": [pb.Tool(function=pb.FunctionTool(name="f", parameters_json=_nested_json(300)))]},
+                     "tools[0].parameters", id="function parameters"),
+        pytest.param({"tools": [pb.Tool(hosted_json='{"type":"web_search","x":' + _nested_json(300) + "}")]},
+                     "tools[0]", id="a hosted tool"),
+        pytest.param({"text": pb.TextConfig(format=pb.TextFormat(type="json_schema", name="a", schema_json=_nested_json(65)))},
+                     "text.format.schema", id="a response schema one level too deep"),
+        pytest.param({"extra_json": {"context_management": "[" + _nested_json(300) + "]"}}, "context_management",
+                     id="a pass-through field"),
+    ],
+)
+def test_free_form_json_from_grpc_nested_too_deep_is_refused(fields: dict[str, Any], param: str) -> None:
+    error = assert_refused(grpc_request(**fields), param, "nesting_above_max_depth")
+    assert "64" in error.message
+
+
+def test_free_form_json_from_grpc_at_the_nesting_limit_is_accepted() -> None:
+    schema = pb.TextConfig(format=pb.TextFormat(type="json_schema", name="a", schema_json=_nested_json(64)))
+    validate_create(grpc_request(text=schema))
+
+
 # --------------------------------------------------------------------------- string lengths and metadata
 
 

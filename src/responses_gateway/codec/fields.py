@@ -11,6 +11,11 @@ from responses_gateway.errors import InvalidRequest
 
 JSONObject = Mapping[str, Any]
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Objects and arrays nest at most this deep in a request body (the body itself is
+# level 1). Generous for JSON Schemas (OpenAI's strict schemas stop at 10 levels
+# of nesting, about 20 JSON levels), far below what the JSON libraries and
+# Python's recursion limit bear (orjson refuses to write past 254 levels).
+MAX_JSON_DEPTH = 64
 
 _TYPE_NAMES: dict[type, str] = {
     str: "a string",
@@ -150,3 +155,59 @@ def dumps(value: Any) -> str:
 def fragment(text: str) -> orjson.Fragment:
     """Embed already-encoded JSON into an orjson document without re-parsing it."""
     return orjson.Fragment(text)
+
+
+
+_CONTAINERS = (dict, list)
+
+
+def check_depth(value: Any, path: str = "", *, shown: int = 3, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON nested more than `limit` objects/arrays deep.
+
+    The param named is `path` followed by the first `shown` steps towards the
+    offending spot (e.g. `tools[0].parameters`).
+    """
+    if type(value) in _CONTAINERS and not _within(value, limit):
+        raise too_deep(_deep_param(value, limit, path, shown), limit)
+
+
+def _within(value: Any, levels: int) -> bool:
+    """Whether `value` nests at most `levels` deep (recursing at most that far; ~3× faster than a loop with a stack)."""
+    levels -= 1
+    for child in value.values() if type(value) is dict else value:
+        kind = type(child)
+        if (kind is dict or kind is list) and (levels == 0 or not _within(child, levels)):
+            return False
+    return True
+
+
+def too_deep(param: str | None, limit: int = MAX_JSON_DEPTH) -> InvalidRequest:
+    """The 400 for JSON nested past the limit."""
+    where = f"'{param}'" if param else "the request body"
+    return InvalidRequest(
+        f"Invalid {where}: objects and arrays nested too deep. Expected at most {limit} levels of nesting.",
+        code="nesting_above_max_depth",
+        param=param,
+    )
+
+
+def _deep_param(value: Any, limit: int, path: str, shown: int) -> str | None:
+    """The first `shown` steps of the path to a container nested past `limit` (e.g. `tools[0].parameters`)."""
+    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 1, ())]
+    while stack:
+        node, depth, steps = stack.pop()
+        if depth > limit:
+            return _param(path, steps[:shown]) or None
+        items = node.items() if type(node) is dict else enumerate(node)
+        stack.extend((child, depth + 1, steps + (key,)) for key, child in items if type(child) in _CONTAINERS)
+    return None  # pragma: no cover - only called once check_depth found one
+
+
+def _param(path: str, steps: tuple[str | int, ...]) -> str:
+    out = path
+    for step in steps:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            out += f".{step}" if out else step
+    return out

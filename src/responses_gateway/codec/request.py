@@ -15,6 +15,7 @@ from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.codec.fields import (
     JSONObject,
     as_object,
+    check_depth,
     dumps,
     fragment,
     get_bool,
@@ -47,6 +48,7 @@ def request_from_json(body: Any) -> pb.CreateResponseRequest:
     """Decode a client's create body; raises InvalidRequest naming the param."""
     if not isinstance(body, dict):
         raise invalid_type("body", "an object", body)
+    check_depth(body)
     req = pb.CreateResponseRequest()
     for key, value in body.items():
         reader = _READERS.get(key)

@@ -12,7 +12,7 @@ from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.codec.items import ENCRYPTED_REASONING, ROLES
-from responses_gateway.codec.fields import invalid_type, invalid_value, missing, unknown
+from responses_gateway.codec.fields import check_depth, invalid_type, invalid_value, missing, unknown
 from responses_gateway.codec.request import PASSTHROUGH_FIELDS
 from responses_gateway.errors import InvalidRequest
 
@@ -180,13 +180,14 @@ def _validate_config(req: pb.CreateResponseRequest) -> None:
 
 
 def _json_text(param: str, text: str, *, want_object: bool = True) -> None:
-    """gRPC callers send free-form JSON as text; it must parse (the HTTP face parsed it already)."""
+    """gRPC callers send free-form JSON as text; it must parse and nest no deeper than a body may (the HTTP face checked both)."""
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         raise InvalidRequest(f"Invalid '{param}': not valid JSON.", code="invalid_json", param=param) from None
     if want_object and not isinstance(value, dict):
         raise invalid_type(param, "an object", value)
+    check_depth(value, param, shown=0)
 
 
 def _validate_json_fields(req: pb.CreateResponseRequest) -> None:
