@@ -280,6 +280,8 @@ class Settings(BaseSettings):
     # The tenant of every call in `open` auth mode.
     tenant_id: str = "default"
     auth: AuthConfig = AuthConfig()
+    # Rate-limit buckets shared by every worker and replica (`RG_REDIS_URL`); unset: in each process's memory.
+    redis_url: str | None = None
     providers: list[ProviderConfig] = Field(default_factory=_default_providers)
     models: list[ModelConfig] = Field(default_factory=_default_models)
     retry: RetryPolicy = RetryPolicy()

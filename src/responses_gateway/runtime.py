@@ -23,6 +23,7 @@ from responses_gateway.context import warm_up
 from responses_gateway.providers.local.weights import embedded_models
 from responses_gateway.router import Router
 from responses_gateway.security import Authenticator, auth_mode
+from responses_gateway.security.limits import MemoryRateLimiter, RedisRateLimiter
 from responses_gateway.service import ResponsesService
 from responses_gateway.service.in_process import InProcessBackend
 from responses_gateway.service.leases import LeaseKeeper
@@ -70,7 +71,8 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
         server, port = bind_server(settings.grpc_host, settings.grpc_port, authenticator)
         leases = LeaseKeeper(store, replica_id(settings, port), settings.lease_seconds)
         pending = PendingWrites(settings.max_pending_writes) if writes_behind(settings, store) else None
-        service = ResponsesService(router, store, leases, authenticator, pending=pending)
+        limiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
+        service = ResponsesService(router, store, leases, authenticator, pending=pending, limiter=limiter)
         health_servicer = await add_services(server, service)
         await leases.reclaim()
         leases.start()
@@ -82,6 +84,7 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
             await server.stop(grace=5)
             await service.drain()
             await leases.stop()
+            await limiter.aclose()
     finally:
         await router.aclose()
         await store.close()

@@ -16,6 +16,7 @@ from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
+from responses_gateway.bridge.backend import Caller
 from responses_gateway.bridge.app import create_app
 
 Batch = list[epb.ResponseStreamEvent]
@@ -94,12 +95,12 @@ class FakeBackend:
     def requests(self, method: str) -> list[Message | None]:
         return [req for name, req in self.calls if name == method]
 
-    async def create_response(self, request: pb.CreateResponseRequest, credential: str | None) -> pb.Response:
-        self._record("create_response", request, credential)
+    async def create_response(self, request: pb.CreateResponseRequest, caller: Caller) -> pb.Response:
+        self._record("create_response", request, caller.authorization)
         return response()
 
-    def stream_response(self, request: pb.CreateResponseRequest, credential: str | None) -> AsyncIterator[Batch]:
-        self._record("stream_response", request, credential)
+    def stream_response(self, request: pb.CreateResponseRequest, caller: Caller) -> AsyncIterator[Batch]:
+        self._record("stream_response", request, caller.authorization)
         # Held here so only the bridge (closing it, or cancelling its handler) can end it, not the garbage collector.
         stream = self._stream()
         self.streams.append(stream)
@@ -124,29 +125,29 @@ class FakeBackend:
         finally:
             self.stream_finished.set()
 
-    async def get_response(self, request: spb.GetResponseRequest, credential: str | None) -> pb.Response:
-        self._record("get_response", request, credential)
+    async def get_response(self, request: spb.GetResponseRequest, caller: Caller) -> pb.Response:
+        self._record("get_response", request, caller.authorization)
         return response(request.id)
 
-    async def delete_response(self, request: spb.DeleteResponseRequest, credential: str | None) -> spb.DeleteResponseResponse:
-        self._record("delete_response", request, credential)
+    async def delete_response(self, request: spb.DeleteResponseRequest, caller: Caller) -> spb.DeleteResponseResponse:
+        self._record("delete_response", request, caller.authorization)
         return spb.DeleteResponseResponse(id=request.id, object="response", deleted=True)
 
-    async def list_input_items(self, request: spb.ListInputItemsRequest, credential: str | None) -> spb.ListInputItemsResponse:
-        self._record("list_input_items", request, credential)
+    async def list_input_items(self, request: spb.ListInputItemsRequest, caller: Caller) -> spb.ListInputItemsResponse:
+        self._record("list_input_items", request, caller.authorization)
         user = ipb.Item(message=ipb.MessageItem(id="msg_in", role="user", text="Hi there"))
         return spb.ListInputItemsResponse(object="list", data=[user], first_id="msg_in", last_id="msg_in", has_more=True)
 
-    async def cancel_response(self, request: spb.CancelResponseRequest, credential: str | None) -> pb.Response:
-        self._record("cancel_response", request, credential)
+    async def cancel_response(self, request: spb.CancelResponseRequest, caller: Caller) -> pb.Response:
+        self._record("cancel_response", request, caller.authorization)
         return response(request.id, status="cancelled")
 
-    async def count_input_tokens(self, request: pb.CreateResponseRequest, credential: str | None) -> spb.CountInputTokensResponse:
-        self._record("count_input_tokens", request, credential)
+    async def count_input_tokens(self, request: pb.CreateResponseRequest, caller: Caller) -> spb.CountInputTokensResponse:
+        self._record("count_input_tokens", request, caller.authorization)
         return spb.CountInputTokensResponse(object="response.input_tokens", input_tokens=42)
 
-    async def list_models(self, credential: str | None) -> spb.ListModelsResponse:
-        self._record("list_models", None, credential)
+    async def list_models(self, caller: Caller) -> spb.ListModelsResponse:
+        self._record("list_models", None, caller.authorization)
         return spb.ListModelsResponse(
             object="list",
             data=[
@@ -155,8 +156,8 @@ class FakeBackend:
             ],
         )
 
-    async def get_model(self, request: spb.GetModelRequest, credential: str | None) -> spb.Model:
-        self._record("get_model", request, credential)
+    async def get_model(self, request: spb.GetModelRequest, caller: Caller) -> spb.Model:
+        self._record("get_model", request, caller.authorization)
         return spb.Model(id=request.id, object="model", created=1_700_000_000, owned_by="gateway")
 
     async def ready(self) -> bool:

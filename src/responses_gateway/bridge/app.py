@@ -10,8 +10,8 @@ import orjson
 from aiohttp import web
 
 from responses_gateway.api.v1 import service_pb2 as spb
-from responses_gateway.bridge.backend import Backend
-from responses_gateway.bridge.errors import openai_errors
+from responses_gateway.bridge.backend import Backend, Caller
+from responses_gateway.bridge.errors import CALLER, openai_errors
 from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
 from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
@@ -21,9 +21,14 @@ from responses_gateway.errors import InternalError, InvalidRequest, NotReady
 BACKEND = web.AppKey("backend", Backend)
 
 
-def _credential(request: web.Request) -> str | None:
-    """The caller's `Authorization` header, passed to the service as is: the service decides who it is."""
-    return request.headers.get("Authorization")
+def _credential(request: web.Request) -> Caller:
+    """Who calls: the `Authorization` header, passed to the service as is (the service decides who it is).
+
+    Kept on the request so every answer, errors included, carries the headers the call set.
+    """
+    caller = Caller(request.headers.get("Authorization"))
+    request[CALLER] = caller
+    return caller
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -64,7 +69,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     except StopAsyncIteration:
         raise InternalError("The response stream ended before it began.") from None
     try:
-        return await write_sse(request, first, batches)
+        return await write_sse(request, first, batches, request[CALLER].headers)
     finally:
         # Closing cancels the service's work (and so the upstream call) when the client went away.
         await _close(batches)

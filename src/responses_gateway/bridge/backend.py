@@ -8,7 +8,8 @@ chosen at start-up.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import grpc
@@ -22,48 +23,69 @@ from responses_gateway.errors import from_rpc_error
 T = TypeVar("T")
 
 
+@dataclass
+class Caller:
+    """Who calls, for one request: the `Authorization` header value, and the headers the call answers with."""
+
+    authorization: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class Backend(Protocol):
     """The service's RPCs as async methods on proto messages; errors are GatewayError.
 
-    Every call carries the caller's credential (the `Authorization` header
-    value, or None) to the service, which authenticates it: in-process
-    directly, remotely as gRPC `authorization` metadata.
+    Every call carries a `Caller`: its credential goes to the service, which
+    authenticates it (in-process directly, remotely as gRPC `authorization`
+    metadata), and the call's own headers (rate-limit state) come back in it.
     """
 
-    async def create_response(self, request: pb.CreateResponseRequest, credential: str | None) -> pb.Response: ...
+    async def create_response(self, request: pb.CreateResponseRequest, caller: Caller) -> pb.Response: ...
     def stream_response(
-        self, request: pb.CreateResponseRequest, credential: str | None
+        self, request: pb.CreateResponseRequest, caller: Caller
     ) -> AsyncIterator[list[epb.ResponseStreamEvent]]:
         """The response's events in non-empty batches: each batch was ready at once and goes out in one write."""
         ...
 
-    async def get_response(self, request: spb.GetResponseRequest, credential: str | None) -> pb.Response: ...
+    async def get_response(self, request: spb.GetResponseRequest, caller: Caller) -> pb.Response: ...
     async def delete_response(
-        self, request: spb.DeleteResponseRequest, credential: str | None
+        self, request: spb.DeleteResponseRequest, caller: Caller
     ) -> spb.DeleteResponseResponse: ...
     async def list_input_items(
-        self, request: spb.ListInputItemsRequest, credential: str | None
+        self, request: spb.ListInputItemsRequest, caller: Caller
     ) -> spb.ListInputItemsResponse: ...
-    async def cancel_response(self, request: spb.CancelResponseRequest, credential: str | None) -> pb.Response: ...
+    async def cancel_response(self, request: spb.CancelResponseRequest, caller: Caller) -> pb.Response: ...
     async def count_input_tokens(
-        self, request: pb.CreateResponseRequest, credential: str | None
+        self, request: pb.CreateResponseRequest, caller: Caller
     ) -> spb.CountInputTokensResponse: ...
-    async def list_models(self, credential: str | None) -> spb.ListModelsResponse: ...
-    async def get_model(self, request: spb.GetModelRequest, credential: str | None) -> spb.Model: ...
+    async def list_models(self, caller: Caller) -> spb.ListModelsResponse: ...
+    async def get_model(self, request: spb.GetModelRequest, caller: Caller) -> spb.Model: ...
     async def ready(self) -> bool: ...
     async def aclose(self) -> None: ...
 
 
-def _metadata(credential: str | None) -> tuple[tuple[str, str], ...] | None:
-    return (("authorization", credential),) if credential else None
+def _metadata(caller: Caller) -> tuple[tuple[str, str], ...] | None:
+    return (("authorization", caller.authorization),) if caller.authorization else None
 
 
-async def _unary(call: Awaitable[T]) -> T:
-    """Await one unary RPC, turning its status back into the service's GatewayError."""
+# The call's own headers the service sends as gRPC metadata (rate-limit state); nothing else is copied.
+_HEADER_PREFIX = "x-ratelimit-"
+
+
+def _headers_from(caller: Caller, metadata: grpc.aio.Metadata | None) -> None:
+    for key, value in metadata or ():
+        if key.startswith(_HEADER_PREFIX):
+            caller.headers[key] = value if isinstance(value, str) else value.decode()
+
+
+async def _unary(call: grpc.aio.UnaryUnaryCall, caller: Caller) -> T:
+    """Await one unary RPC, turning its status back into the service's GatewayError; the call's headers into `caller`."""
     try:
-        return await call
+        reply: T = await call
     except grpc.aio.AioRpcError as exc:
+        _headers_from(caller, exc.trailing_metadata())
         raise from_rpc_error(exc) from None
+    _headers_from(caller, await call.trailing_metadata())
+    return reply
 
 
 class RemoteBackend:
@@ -79,51 +101,56 @@ class RemoteBackend:
         )
         self._stub = service_pb2_grpc.ResponsesServiceStub(self._channel)
 
-    async def create_response(self, request: pb.CreateResponseRequest, credential: str | None) -> pb.Response:
-        reply: pb.Response = await _unary(self._stub.CreateResponse(request, metadata=_metadata(credential)))
+    async def create_response(self, request: pb.CreateResponseRequest, caller: Caller) -> pb.Response:
+        reply: pb.Response = await _unary(self._stub.CreateResponse(request, metadata=_metadata(caller)), caller)
         return reply
 
     async def stream_response(
-        self, request: pb.CreateResponseRequest, credential: str | None
+        self, request: pb.CreateResponseRequest, caller: Caller
     ) -> AsyncIterator[list[epb.ResponseStreamEvent]]:
         # The service batched what was ready together; each message is one batch here too.
-        call = self._stub.StreamResponseBatches(request, metadata=_metadata(credential))
+        call = self._stub.StreamResponseBatches(request, metadata=_metadata(caller))
         try:
+            first = True
             async for batch in call:
+                if first:
+                    _headers_from(caller, await call.initial_metadata())
+                    first = False
                 if batch.events:
                     yield list(batch.events)
         except grpc.aio.AioRpcError as exc:
+            _headers_from(caller, exc.trailing_metadata())
             raise from_rpc_error(exc) from None
         finally:
             # A client that went away cancels the service's work, and so the upstream call.
             call.cancel()
 
-    async def get_response(self, request: spb.GetResponseRequest, credential: str | None) -> pb.Response:
-        reply: pb.Response = await _unary(self._stub.GetResponse(request, metadata=_metadata(credential)))
+    async def get_response(self, request: spb.GetResponseRequest, caller: Caller) -> pb.Response:
+        reply: pb.Response = await _unary(self._stub.GetResponse(request, metadata=_metadata(caller)), caller)
         return reply
 
-    async def delete_response(self, request: spb.DeleteResponseRequest, credential: str | None) -> spb.DeleteResponseResponse:
-        reply: spb.DeleteResponseResponse = await _unary(self._stub.DeleteResponse(request, metadata=_metadata(credential)))
+    async def delete_response(self, request: spb.DeleteResponseRequest, caller: Caller) -> spb.DeleteResponseResponse:
+        reply: spb.DeleteResponseResponse = await _unary(self._stub.DeleteResponse(request, metadata=_metadata(caller)), caller)
         return reply
 
-    async def list_input_items(self, request: spb.ListInputItemsRequest, credential: str | None) -> spb.ListInputItemsResponse:
-        reply: spb.ListInputItemsResponse = await _unary(self._stub.ListInputItems(request, metadata=_metadata(credential)))
+    async def list_input_items(self, request: spb.ListInputItemsRequest, caller: Caller) -> spb.ListInputItemsResponse:
+        reply: spb.ListInputItemsResponse = await _unary(self._stub.ListInputItems(request, metadata=_metadata(caller)), caller)
         return reply
 
-    async def cancel_response(self, request: spb.CancelResponseRequest, credential: str | None) -> pb.Response:
-        reply: pb.Response = await _unary(self._stub.CancelResponse(request, metadata=_metadata(credential)))
+    async def cancel_response(self, request: spb.CancelResponseRequest, caller: Caller) -> pb.Response:
+        reply: pb.Response = await _unary(self._stub.CancelResponse(request, metadata=_metadata(caller)), caller)
         return reply
 
-    async def count_input_tokens(self, request: pb.CreateResponseRequest, credential: str | None) -> spb.CountInputTokensResponse:
-        reply: spb.CountInputTokensResponse = await _unary(self._stub.CountInputTokens(request, metadata=_metadata(credential)))
+    async def count_input_tokens(self, request: pb.CreateResponseRequest, caller: Caller) -> spb.CountInputTokensResponse:
+        reply: spb.CountInputTokensResponse = await _unary(self._stub.CountInputTokens(request, metadata=_metadata(caller)), caller)
         return reply
 
-    async def list_models(self, credential: str | None) -> spb.ListModelsResponse:
-        reply: spb.ListModelsResponse = await _unary(self._stub.ListModels(spb.ListModelsRequest(), metadata=_metadata(credential)))
+    async def list_models(self, caller: Caller) -> spb.ListModelsResponse:
+        reply: spb.ListModelsResponse = await _unary(self._stub.ListModels(spb.ListModelsRequest(), metadata=_metadata(caller)), caller)
         return reply
 
-    async def get_model(self, request: spb.GetModelRequest, credential: str | None) -> spb.Model:
-        reply: spb.Model = await _unary(self._stub.GetModel(request, metadata=_metadata(credential)))
+    async def get_model(self, request: spb.GetModelRequest, caller: Caller) -> spb.Model:
+        reply: spb.Model = await _unary(self._stub.GetModel(request, metadata=_metadata(caller)), caller)
         return reply
 
     async def ready(self) -> bool:

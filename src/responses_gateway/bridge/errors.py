@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from responses_gateway.bridge.backend import Caller
 from responses_gateway.errors import (
     BadHTTPRequest,
     GatewayError,
@@ -23,6 +24,9 @@ from responses_gateway.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+# The request's Caller (bridge.backend), whose headers every answer carries, errors included.
+CALLER = web.RequestKey("caller", Caller)
 
 # Errors that are the gateway's configuration, not a passing fault: a client
 # retrying (the openai SDK does on 5xx) would only repeat them.
@@ -70,6 +74,9 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         log.exception("unhandled error in %s %s", request.method, request.path)
         response = error_response(InternalError())
     if not response.prepared:
+        caller = request.get(CALLER)
+        if caller is not None:
+            response.headers.update(caller.headers)
         response.headers["x-request-id"] = f"req_{secrets.token_hex(16)}"
         response.headers["openai-version"] = "2020-10-01"
         response.headers["openai-processing-ms"] = str(int((time.perf_counter() - started) * 1000))

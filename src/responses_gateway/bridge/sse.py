@@ -17,7 +17,10 @@ log = logging.getLogger(__name__)
 
 
 async def write_sse(
-    request: web.Request, first: list[epb.ResponseStreamEvent], batches: AsyncIterator[list[epb.ResponseStreamEvent]]
+    request: web.Request,
+    first: list[epb.ResponseStreamEvent],
+    batches: AsyncIterator[list[epb.ResponseStreamEvent]],
+    headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     """Stream events already started by the service; the first batch is in hand.
 
@@ -27,9 +30,11 @@ async def write_sse(
     The service ends every stream with one terminal event. If the transport to
     it breaks mid-way (remote backend), the bridge ends the stream itself with
     an `error` event and `response.failed`, so clients always see a terminal event.
+    `headers`: the call's own (rate-limit state), sent with the stream's.
     """
     response = web.StreamResponse(
         headers={
+            **(headers or {}),
             "Content-Type": "text/event-stream; charset=utf-8",
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",

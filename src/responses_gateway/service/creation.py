@@ -25,6 +25,7 @@ from responses_gateway.errors import ContextOverflow, GatewayError, InternalErro
 from responses_gateway.ids import new_id
 from responses_gateway.router import Route, Router
 from responses_gateway.service import conversation
+from responses_gateway.service.admission import Admission
 from responses_gateway.service.assembler import StreamAssembler
 from responses_gateway.service.call import CallContext
 from responses_gateway.service.conversation import StoredHistory
@@ -45,6 +46,8 @@ class _Prepared:
     snapshot: pb.Response
     store: bool
     include_encrypted: bool
+    # Tokens taken from the key's per-minute budget before the call: the input and the output budget.
+    reserved_tokens: int
 
     def assembler(self) -> StreamAssembler:
         return StreamAssembler(self.snapshot, include_encrypted=self.include_encrypted)
@@ -53,10 +56,11 @@ class _Prepared:
 class ResponseCreation:
     """CreateResponse, StreamResponse and CountInputTokens."""
 
-    def __init__(self, router: Router, history: HistoryLoader, writer: ResponseWriter) -> None:
+    def __init__(self, router: Router, history: HistoryLoader, writer: ResponseWriter, admission: Admission) -> None:
         self._router = router
         self._history = history
         self._writer = writer
+        self._admission = admission
 
     async def create(self, req: pb.CreateResponseRequest, ctx: CallContext) -> pb.Response:
         """Create a response and return it finished.
@@ -73,6 +77,7 @@ class ResponseCreation:
         )
         assembler = prep.assembler()
         final = assembler.complete(upstream)
+        self._admission.settle(ctx, prep.reserved_tokens, final.usage)
         if prep.store:
             await self._writer.finish(conv, None, final, assembler.stored_output, ctx)
         return final
@@ -98,6 +103,7 @@ class ResponseCreation:
         finally:
             await upstream.aclose()
         assert assembler.final is not None
+        self._admission.settle(ctx, prep.reserved_tokens, assembler.final.usage)
         if prep.store:
             await self._writer.finish(prep.conversation, begun, assembler.final, assembler.stored_output, ctx)
         yield assembler.terminal()
@@ -142,6 +148,8 @@ class ResponseCreation:
         snapshot = _snapshot(req, new_id("resp"))
         if conv.plan.drop:
             snapshot.truncation_details.dropped_items = conv.plan.drop
+        reserved = conv.input_tokens + conversation.reserved_output(model, req)
+        await self._admission.admit(ctx, reserved)
         return _Prepared(
             route=self._router.resolve(req.model, upstream, conv.history),
             upstream=upstream,
@@ -149,6 +157,7 @@ class ResponseCreation:
             snapshot=snapshot,
             store=req.store if req.HasField("store") else True,
             include_encrypted=ENCRYPTED_REASONING in req.include,
+            reserved_tokens=reserved,
         )
 
     async def _open(self, prep: _Prepared) -> tuple[epb.ResponseStreamEvent, AsyncGenerator[epb.ResponseStreamEvent, None]]:

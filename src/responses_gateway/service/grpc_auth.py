@@ -14,7 +14,7 @@ import grpc
 
 from responses_gateway.errors import GatewayError, to_rpc_status
 from responses_gateway.security import Authenticator
-from responses_gateway.service.call import CALLER, CallContext
+from responses_gateway.service.call import CALLER, CallContext, caller_of
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -49,11 +49,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     async def _admit(self, context: grpc.aio.ServicerContext) -> CallContext:
         authorization = next((v for k, v in context.invocation_metadata() or () if k == "authorization"), None)
         try:
-            principal = await self._authenticator.authenticate(authorization)
+            return caller_of(await self._authenticator.authenticate(authorization))
         except GatewayError as exc:
             await context.abort_with_status(to_rpc_status(exc))
             raise AssertionError("unreachable: abort raises") from exc
-        return CallContext(tenant_id=principal.tenant_id, key_id=principal.key_id)
 
     def _unary(self, behavior: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def admitted(request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -31,68 +31,85 @@ class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
         # Admitted by the authentication interceptor (grpc_auth), which named the caller.
         return CALLER.get()
 
-    async def _unary(self, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[T]]) -> T:
+    async def _unary(self, context: grpc.aio.ServicerContext, call: Callable[[CallContext], Awaitable[T]]) -> T:
+        ctx = self._ctx(context)
         try:
-            return await call()
+            reply = await call(ctx)
         except GatewayError as exc:
-            await context.abort_with_status(to_rpc_status(exc))
+            await context.abort_with_status(_with_headers(to_rpc_status(exc), ctx))
         except Exception:
             log.exception("unhandled error in RPC")
             await context.abort_with_status(to_rpc_status(InternalError()))
+        else:
+            if ctx.headers:
+                context.set_trailing_metadata(tuple(ctx.headers.items()))
+            return reply
         raise AssertionError("unreachable: abort raises")
 
     async def CreateResponse(self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext) -> pb.Response:
-        return await self._unary(context, lambda: self._service.create(request, self._ctx(context)))
+        return await self._unary(context, lambda ctx: self._service.create(request, ctx))
 
     async def StreamResponse(
         self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[epb.ResponseStreamEvent]:
-        async for event in _aborting_on_error(self._service.stream(request, self._ctx(context)), context):
+        ctx = self._ctx(context)
+        async for event in _aborting_on_error(self._service.stream(request, ctx), context, ctx):
             yield event
 
     async def StreamResponseBatches(
         self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[spb.ResponseStreamEventBatch]:
-        events = self._service.stream(request, self._ctx(context))
-        async with contextlib.aclosing(coalesced(events)) as batches:
-            async for batch in _aborting_on_error(batches, context):
+        ctx = self._ctx(context)
+        async with contextlib.aclosing(coalesced(self._service.stream(request, ctx))) as batches:
+            async for batch in _aborting_on_error(batches, context, ctx):
                 yield spb.ResponseStreamEventBatch(events=batch)
 
     async def GetResponse(self, request: spb.GetResponseRequest, context: grpc.aio.ServicerContext) -> pb.Response:
-        return await self._unary(context, lambda: self._service.get(request.id, self._ctx(context), request.include))
+        return await self._unary(context, lambda ctx: self._service.get(request.id, ctx, request.include))
 
     async def DeleteResponse(
         self, request: spb.DeleteResponseRequest, context: grpc.aio.ServicerContext
     ) -> spb.DeleteResponseResponse:
-        return await self._unary(context, lambda: self._service.delete(request.id, self._ctx(context)))
+        return await self._unary(context, lambda ctx: self._service.delete(request.id, ctx))
 
     async def ListModels(self, request: spb.ListModelsRequest, context: grpc.aio.ServicerContext) -> spb.ListModelsResponse:
         return await self._unary(context, self._service.list_models)
 
     async def GetModel(self, request: spb.GetModelRequest, context: grpc.aio.ServicerContext) -> spb.Model:
-        return await self._unary(context, lambda: self._service.get_model(request.id))
+        return await self._unary(context, lambda ctx: self._service.get_model(request.id, ctx))
 
     async def CancelResponse(self, request: spb.CancelResponseRequest, context: grpc.aio.ServicerContext) -> pb.Response:
-        return await self._unary(context, lambda: self._service.cancel(request.id, self._ctx(context)))
+        return await self._unary(context, lambda ctx: self._service.cancel(request.id, ctx))
 
     async def ListInputItems(
         self, request: spb.ListInputItemsRequest, context: grpc.aio.ServicerContext
     ) -> spb.ListInputItemsResponse:
-        return await self._unary(context, lambda: self._service.list_input_items(request, self._ctx(context)))
+        return await self._unary(context, lambda ctx: self._service.list_input_items(request, ctx))
 
     async def CountInputTokens(
         self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext
     ) -> spb.CountInputTokensResponse:
-        return await self._unary(context, lambda: self._service.count_input_tokens(request, self._ctx(context)))
+        return await self._unary(context, lambda ctx: self._service.count_input_tokens(request, ctx))
 
 
-async def _aborting_on_error(items: AsyncIterator[T], context: grpc.aio.ServicerContext) -> AsyncIterator[T]:
-    """The stream's items; a failure ends the RPC with its status (before the first item, the only outcome)."""
+def _with_headers(status: grpc.Status, ctx: CallContext) -> grpc.Status:
+    """The status with the call's own headers (rate-limit state) beside its details, as trailing metadata."""
+    if not ctx.headers:
+        return status
+    return status._replace(trailing_metadata=(*status.trailing_metadata, *ctx.headers.items()))
+
+
+async def _aborting_on_error(items: AsyncIterator[T], context: grpc.aio.ServicerContext, ctx: CallContext) -> AsyncIterator[T]:
+    """The stream's items, the call's headers sent with the first; a failure ends the RPC with its status."""
+    first = True
     try:
         async for item in items:
+            if first and ctx.headers:
+                await context.send_initial_metadata(tuple(ctx.headers.items()))
+            first = False
             yield item
     except GatewayError as exc:
-        await context.abort_with_status(to_rpc_status(exc))
+        await context.abort_with_status(_with_headers(to_rpc_status(exc), ctx))
     except Exception:
         log.exception("unhandled error in stream")
         await context.abort_with_status(to_rpc_status(InternalError()))

@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
+from responses_gateway.service.call import CallContext
 from responses_gateway.service.coalesce import coalesced
 from responses_gateway.service.responses import ResponsesService
+
+
+class Caller(Protocol):
+    """The bridge's view of who calls: the credential in, the call's own headers out (`bridge.backend.Caller`)."""
+
+    @property
+    def authorization(self) -> str | None: ...
+
+    @property
+    def headers(self) -> dict[str, str]: ...
 
 
 class InProcessBackend:
@@ -24,42 +36,42 @@ class InProcessBackend:
     def __init__(self, service: ResponsesService) -> None:
         self._service = service
 
-    async def create_response(self, request: pb.CreateResponseRequest, credential: str | None) -> pb.Response:
-        return await self._service.create(request, await self._service.authenticate(credential))
+    async def _ctx(self, caller: Caller) -> CallContext:
+        # The service writes the call's headers straight into the caller's.
+        return await self._service.authenticate(caller.authorization, caller.headers)
+
+    async def create_response(self, request: pb.CreateResponseRequest, caller: Caller) -> pb.Response:
+        return await self._service.create(request, await self._ctx(caller))
 
     async def stream_response(
-        self, request: pb.CreateResponseRequest, credential: str | None
+        self, request: pb.CreateResponseRequest, caller: Caller
     ) -> AsyncIterator[list[epb.ResponseStreamEvent]]:
-        ctx = await self._service.authenticate(credential)
+        ctx = await self._ctx(caller)
         # Closed with this generator: a client that went away stops the service's work.
         async with contextlib.aclosing(coalesced(self._service.stream(request, ctx))) as batches:
             async for batch in batches:
                 yield batch
 
-    async def get_response(self, request: spb.GetResponseRequest, credential: str | None) -> pb.Response:
-        return await self._service.get(request.id, await self._service.authenticate(credential), request.include)
+    async def get_response(self, request: spb.GetResponseRequest, caller: Caller) -> pb.Response:
+        return await self._service.get(request.id, await self._ctx(caller), request.include)
 
-    async def delete_response(self, request: spb.DeleteResponseRequest, credential: str | None) -> spb.DeleteResponseResponse:
-        return await self._service.delete(request.id, await self._service.authenticate(credential))
+    async def delete_response(self, request: spb.DeleteResponseRequest, caller: Caller) -> spb.DeleteResponseResponse:
+        return await self._service.delete(request.id, await self._ctx(caller))
 
-    async def list_input_items(self, request: spb.ListInputItemsRequest, credential: str | None) -> spb.ListInputItemsResponse:
-        return await self._service.list_input_items(request, await self._service.authenticate(credential))
+    async def list_input_items(self, request: spb.ListInputItemsRequest, caller: Caller) -> spb.ListInputItemsResponse:
+        return await self._service.list_input_items(request, await self._ctx(caller))
 
-    async def cancel_response(self, request: spb.CancelResponseRequest, credential: str | None) -> pb.Response:
-        return await self._service.cancel(request.id, await self._service.authenticate(credential))
+    async def cancel_response(self, request: spb.CancelResponseRequest, caller: Caller) -> pb.Response:
+        return await self._service.cancel(request.id, await self._ctx(caller))
 
-    async def count_input_tokens(
-        self, request: pb.CreateResponseRequest, credential: str | None
-    ) -> spb.CountInputTokensResponse:
-        return await self._service.count_input_tokens(request, await self._service.authenticate(credential))
+    async def count_input_tokens(self, request: pb.CreateResponseRequest, caller: Caller) -> spb.CountInputTokensResponse:
+        return await self._service.count_input_tokens(request, await self._ctx(caller))
 
-    async def list_models(self, credential: str | None) -> spb.ListModelsResponse:
-        await self._service.authenticate(credential)
-        return await self._service.list_models()
+    async def list_models(self, caller: Caller) -> spb.ListModelsResponse:
+        return await self._service.list_models(await self._ctx(caller))
 
-    async def get_model(self, request: spb.GetModelRequest, credential: str | None) -> spb.Model:
-        await self._service.authenticate(credential)
-        return await self._service.get_model(request.id)
+    async def get_model(self, request: spb.GetModelRequest, caller: Caller) -> spb.Model:
+        return await self._service.get_model(request.id, await self._ctx(caller))
 
     async def ready(self) -> bool:
         return True
