@@ -8,7 +8,9 @@ other half of the contract: fields real clients send are accepted, not refused.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import gzip
 import io
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +131,14 @@ BAD_CASES = [
     ),
     Case("deep-metadata", json=body(metadata={"a": DEEP}), param="metadata.a.a"),
     Case("deep-past-the-parser", raw=b'{"model":"gpt-5.4","input":' + b"[" * 2000 + b"]" * 2000 + b"}", code="invalid_json"),
+    # A body that is not what its Content-Encoding says.
+    Case("gzip-not-gzip", raw=b"not gzip at all", headers={"Content-Encoding": "gzip"}, code="invalid_content_encoding"),
+    Case("gzip-cut-short", raw=gzip.compress(orjson.dumps(BASE))[:-9], headers={"Content-Encoding": "gzip"}, code="invalid_content_encoding"),
+    Case("deflate-not-deflate", raw=b"not deflate", headers={"Content-Encoding": "deflate"}, code="invalid_content_encoding"),
+    Case("brotli", raw=b"\x0b\x02\x80{}\x03", headers={"Content-Encoding": "br"}, code="unsupported_content_encoding"),
+    Case("zstd", raw=b"\x28\xb5\x2f\xfd", headers={"Content-Encoding": "zstd"}, code="unsupported_content_encoding"),
+    Case("gzip-bad-json", raw=gzip.compress(b'{"model":'), headers={"Content-Encoding": "gzip"}, code="invalid_json"),
+    Case("deflate-bad-param", raw=zlib.compress(orjson.dumps(body(temperature=3))), headers={"Content-Encoding": "deflate"}, param="temperature"),
     Case("unknown-route", json=BASE, path="/v1/nope", status=404),
     Case("get-unknown-response", method="GET", path="/v1/responses/resp_doesnotexist", content_type=None, status=404),
     Case("delete-unknown-response", method="DELETE", path="/v1/responses/resp_doesnotexist", content_type=None, status=404),
@@ -136,6 +146,14 @@ BAD_CASES = [
 
 # A client sending more than the default 32 MiB limit.
 OVERSIZE = Case("body-too-large", raw=b'{"model":"gpt-5.4","input":"' + b"a" * (33 * 1024 * 1024) + b'"}', status=413)
+# 100 MiB once inflated, about 100 KiB on the wire.
+ZIP_BOMB = Case(
+    "zip-bomb",
+    raw=gzip.compress(b'{"model":"gpt-5.4","input":"' + b"a" * (100 * 1024 * 1024) + b'"}'),
+    headers={"Content-Encoding": "gzip"},
+    status=413,
+    code="request_too_large",
+)
 
 
 @pytest.fixture
@@ -202,11 +220,21 @@ async def test_bad_request(gateway: Gateway, http: aiohttp.ClientSession, stored
     await assert_nothing_changed(gateway, http, stored, before)
 
 
-async def test_body_too_large(gateway: Gateway, http: aiohttp.ClientSession, stored: dict[str, Any]) -> None:
+@pytest.mark.parametrize("case", [OVERSIZE, ZIP_BOMB], ids=lambda c: c.id)
+async def test_body_too_large(gateway: Gateway, http: aiohttp.ClientSession, stored: dict[str, Any], case: Case) -> None:
     before = len(gateway.upstream.requests)
-    resp, raw = await send(http, OVERSIZE)
-    check_error(OVERSIZE, resp, raw)
+    resp, raw = await send(http, case)
+    check_error(case, resp, raw)
     await assert_nothing_changed(gateway, http, stored, before)
+
+
+async def test_a_gzip_body_is_accepted(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    """Compressed bodies are read (the bridge inflates them itself, within the size limit)."""
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    async with http.post("/v1/responses", data=gzip.compress(orjson.dumps(BASE)), headers=headers) as resp:
+        assert resp.status == 200, await resp.read()
+        assert (await resp.json())["status"] == "completed"
+    assert gateway.upstream_bodies()[-1]["input"][0]["content"] == [{"type": "input_text", "text": "hi"}]
 
 
 async def test_many_bad_requests_in_a_row(gateway: Gateway, http: aiohttp.ClientSession, stored: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.bridge.backend import Backend, Caller
+from responses_gateway.bridge.body import content_coding, inflate, read_body
 from responses_gateway.bridge.errors import CALLER, openai_errors
 from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
@@ -43,7 +44,8 @@ async def _read_json(request: web.Request) -> Any:
             f"'Content-Type: {request.content_type}'. Please try again with a supported content type.",
             code="unsupported_content_type",
         )
-    raw = await request.read()
+    coding = content_coding(request)
+    raw = inflate(await read_body(request), coding, request.client_max_size)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -189,7 +191,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 def create_app(backend: Backend, *, max_body_bytes: int = 32 * 1024 * 1024) -> web.Application:
     """The bridge app over a backend; the caller owns the backend's lifetime."""
-    app = web.Application(middlewares=[openai_errors], client_max_size=max_body_bytes)
+    # The bridge undoes Content-Encoding itself (bridge.body), within the size limit.
+    app = web.Application(
+        middlewares=[openai_errors], client_max_size=max_body_bytes, handler_args={"auto_decompress": False}
+    )
     app[BACKEND] = backend
     app.router.add_post("/v1/responses", create_response)
     app.router.add_post("/v1/responses/input_tokens", count_input_tokens)

@@ -1,0 +1,154 @@
+"""Hostile input at the HTTP layer: every one gets a 4xx with OpenAI's error body (or a closed connection), never a 500 or a hang.
+
+Real sockets in front of the bridge app over a fake backend; what never reaches
+the backend is checked by its recorded calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import tracemalloc
+import zlib
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.bridge.fakes import FakeBackend, error_of, serve
+
+Client = TestClient[web.Request, web.Application]
+
+BODY = orjson.dumps({"model": "gpt-test", "input": "Say hello"})
+
+
+@pytest.fixture(autouse=True)
+def no_unhandled_errors(caplog: pytest.LogCaptureFixture) -> Any:
+    """No hostile input may reach the catch-all (which answers 500 and logs a traceback)."""
+    with caplog.at_level(logging.ERROR):
+        yield
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def post(client: Client, data: bytes, **headers: str) -> Any:
+    return await client.post("/v1/responses", data=data, headers={"Content-Type": "application/json", **headers})
+
+
+# --- Content-Encoding ---------------------------------------------------------------
+
+
+def raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        pytest.param("gzip", gzip.compress(BODY), id="gzip"),
+        pytest.param("x-gzip", gzip.compress(BODY), id="x-gzip"),
+        pytest.param("GZip", gzip.compress(BODY), id="gzip in capitals"),
+        pytest.param("deflate", zlib.compress(BODY), id="deflate"),
+        pytest.param("deflate", raw_deflate(BODY), id="deflate without its zlib header"),
+        pytest.param("identity", BODY, id="identity"),
+    ],
+)
+async def test_a_compressed_body_is_decompressed(client: Client, backend: FakeBackend, encoding: str, data: bytes) -> None:
+    resp = await post(client, data, **{"Content-Encoding": encoding})
+
+    assert resp.status == 200, await resp.read()
+    [sent] = backend.requests("create_response")
+    assert sent is not None and sent.input_text == "Say hello"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data", "code"),
+    [
+        pytest.param("gzip", b"this is not gzip", "invalid_content_encoding", id="gzip that is not gzip"),
+        pytest.param("gzip", gzip.compress(BODY)[:-12], "invalid_content_encoding", id="gzip cut short"),
+        pytest.param("gzip", gzip.compress(BODY) + b"garbage", "invalid_content_encoding", id="gzip with garbage after"),
+        pytest.param("deflate", b"this is not deflate", "invalid_content_encoding", id="deflate that is not deflate"),
+        pytest.param("deflate", zlib.compress(BODY)[:-4], "invalid_content_encoding", id="deflate cut short"),
+        pytest.param("br", b"\x0b\x02\x80hello\x03", "unsupported_content_encoding", id="brotli"),
+        pytest.param("zstd", b"\x28\xb5\x2f\xfd", "unsupported_content_encoding", id="zstandard"),
+        pytest.param("compress", BODY, "unsupported_content_encoding", id="an encoding nobody uses"),
+        pytest.param("gzip, gzip", gzip.compress(gzip.compress(BODY)), "unsupported_content_encoding", id="two encodings"),
+    ],
+)
+async def test_a_body_that_is_not_what_its_content_encoding_says_is_a_400(
+    client: Client, backend: FakeBackend, encoding: str, data: bytes, code: str
+) -> None:
+    resp = await post(client, data, **{"Content-Encoding": encoding})
+
+    assert resp.status == 400, await resp.read()
+    error = await error_of(resp)
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] == code
+    assert backend.calls == []
+
+
+async def test_a_compressed_body_that_inflates_past_the_size_limit_is_a_413_without_inflating_it_all(
+    backend: FakeBackend,
+) -> None:
+    limit = 1024 * 1024
+    # 256 MiB of JSON in about 250 KiB of gzip: a "zip bomb" well under the limit on the wire.
+    bomb = gzip.compress(b'{"model":"gpt-test","input":"' + b"a" * (256 * 1024 * 1024) + b'"}', compresslevel=9)
+    assert len(bomb) < limit
+    async with serve(backend, max_body_bytes=limit) as client:
+        tracemalloc.start()
+        try:
+            resp = await post(client, bomb, **{"Content-Encoding": "gzip"})
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+        assert resp.status == 413
+        assert (await error_of(resp))["code"] == "request_too_large"
+        assert peak < 16 * limit, f"peak {peak / 2**20:.0f} MiB while refusing a body limited to 1 MiB"
+        assert backend.calls == []
+
+
+async def test_a_compressed_body_just_under_the_limit_is_accepted(backend: FakeBackend) -> None:
+    limit = 64 * 1024
+    body = b'{"model":"gpt-test","input":"' + b"a" * (limit - 40) + b'"}'
+    assert len(body) <= limit
+    async with serve(backend, max_body_bytes=limit) as client:
+        resp = await post(client, gzip.compress(body), **{"Content-Encoding": "gzip"})
+
+        assert resp.status == 200, await resp.read()
+
+
+# --- a body that does not arrive as announced --------------------------------------
+
+
+async def exchange(client: Client, request: bytes, *, half_close: bool = False, timeout: float = 10) -> bytes:
+    """Send raw bytes on a fresh connection; everything the server answers before closing it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        if half_close:
+            writer.write_eof()
+        return await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        writer.close()
+
+
+def head(length: int, *, extra: str = "") -> bytes:
+    return (
+        "POST /v1/responses HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n{extra}\r\n"
+    ).encode()
+
+
+async def test_a_body_shorter_than_its_content_length_then_eof_is_no_500_and_no_hang(
+    client: Client, backend: FakeBackend
+) -> None:
+    reply = await exchange(client, head(len(BODY) + 100) + BODY, half_close=True)
+
+    # The client said it was done sending: the request cannot be answered, only closed (or refused).
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 400"), reply[:200]
+    assert backend.calls == []
