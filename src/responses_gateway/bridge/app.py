@@ -13,6 +13,7 @@ from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.bridge.backend import Backend, Caller
 from responses_gateway.bridge.body import content_coding, inflate, read_body
 from responses_gateway.bridge.errors import CALLER, openai_errors
+from responses_gateway.bridge.openapi import openapi
 from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
 from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
@@ -206,4 +207,5 @@ def create_app(backend: Backend, *, max_body_bytes: int = 32 * 1024 * 1024) -> w
     app.router.add_get("/v1/models/{model_id:.+}", get_model)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/openapi.json", openapi)
     return app
