@@ -188,3 +188,13 @@ def test_keys_create_json_prints_the_key_once_and_nothing_else(tmp_path: Path) -
     again = _keys(tmp_path, "revoke", created["id"])
     assert again.returncode == 1 and "no active key" in again.stderr
     assert _keys(tmp_path, "list", "--tenant", "other", "--json").stdout.strip() == "[]"
+
+
+def test_keys_usage_reports_json_and_refuses_a_malformed_date(tmp_path: Path) -> None:
+    import json
+
+    report = _keys(tmp_path, "usage", "--since", "2026-01-01", "--json")
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout) == []
+    bad = _keys(tmp_path, "usage", "--since", "January")
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr

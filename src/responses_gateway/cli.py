@@ -7,6 +7,7 @@ its gRPC client, never the service, store or providers.
 from __future__ import annotations
 
 import argparse
+import datetime
 import asyncio
 import gc
 import json
@@ -56,7 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     revoke = keys.add_parser("revoke", help="revoke a key by its id (every replica stops accepting it within auth.cache_seconds)")
     revoke.add_argument("id")
+    used = keys.add_parser("usage", help="tokens used per key, model and day (UTC)")
+    used.add_argument("--tenant", default=None)
+    used.add_argument("--since", type=_day, default=None, help="YYYY-MM-DD (default: the first of this month)")
+    used.add_argument("--json", action="store_true")
     return parser
+
+
+def _day(value: str) -> str:
+    try:
+        return datetime.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value}") from None
 
 
 def _positive(value: str) -> int:
@@ -212,6 +224,32 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
                 for row in rows:
                     state = "revoked" if row["revoked_at"] else "active"
                     print(f"{row['id']}  {row['tenant']}  {row['name'] or '-'}  {state}")
+            return 0
+        if args.keys_command == "usage":
+            since = args.since or datetime.date.today().replace(day=1).isoformat()
+            rows = [
+                {
+                    "tenant": r.tenant_id,
+                    "key_id": r.key_id or None,
+                    "model": r.model,
+                    "day": r.day,
+                    "requests": r.requests,
+                    "input_tokens": r.input_tokens,
+                    "cached_tokens": r.cached_tokens,
+                    "output_tokens": r.output_tokens,
+                    "reasoning_tokens": r.reasoning_tokens,
+                }
+                for r in await key_admin.usage_since(store, since, args.tenant)
+            ]
+            if args.json:
+                print(json.dumps(rows))
+            else:
+                for row in rows:
+                    print(
+                        f"{row['day']}  {row['tenant']}  {row['key_id'] or '-'}  {row['model']}  requests {row['requests']}  "
+                        f"input {row['input_tokens']} (cached {row['cached_tokens']})  output {row['output_tokens']} "
+                        f"(reasoning {row['reasoning_tokens']})"
+                    )
             return 0
         if await key_admin.revoke_key(store, args.id):
             print(f"revoked {args.id}")

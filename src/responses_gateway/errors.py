@@ -15,6 +15,7 @@
     ├── PermissionDenied                 403                            PERMISSION_DENIED
     ├── RateLimited                      429 rate_limit_exceeded        RESOURCE_EXHAUSTED
     │   └── QueueFull                    the gateway refused the call itself to bound a queue
+    ├── QuotaExceeded                    429 insufficient_quota         RESOURCE_EXHAUSTED
     ├── Unavailable                      503 service_unavailable_error  UNAVAILABLE
     │   ├── ProviderNotConfigured        503 provider_not_configured
     │   ├── DeploymentsCoolingDown       503 server_is_overloaded
@@ -230,6 +231,21 @@ class RateLimited(GatewayError):
 
 class QueueFull(RateLimited):
     """The gateway refused the call itself to bound a queue: a retry here would only wait outside it."""
+
+
+class QuotaExceeded(GatewayError):
+    """The key's monthly token budget is spent: no retry helps until the month turns (or the budget grows)."""
+
+    type = "insufficient_quota"
+    http_status = 429
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_code = "insufficient_quota"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "You exceeded your current quota: this key's monthly token budget is spent. "
+            "Ask the gateway's operator for a larger budget, or wait for the next month."
+        )
 
 
 class Unavailable(GatewayError):

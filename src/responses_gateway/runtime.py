@@ -29,6 +29,7 @@ from responses_gateway.service.in_process import InProcessBackend
 from responses_gateway.service.leases import LeaseKeeper
 from responses_gateway.service.pending import PendingWrites
 from responses_gateway.service.server import add_services, bind_server
+from responses_gateway.service.usage import UsageLedger
 from responses_gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,12 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
         leases = LeaseKeeper(store, replica_id(settings, port), settings.lease_seconds)
         pending = PendingWrites(settings.max_pending_writes) if writes_behind(settings, store) else None
         limiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
-        service = ResponsesService(router, store, leases, authenticator, pending=pending, limiter=limiter)
+        ledger = UsageLedger(store)
+        service = ResponsesService(router, store, leases, authenticator, pending=pending, limiter=limiter, ledger=ledger)
         health_servicer = await add_services(server, service)
         await leases.reclaim()
         leases.start()
+        ledger.start()
         await server.start()
         try:
             yield ServiceRuntime(service, server, health_servicer, port, store, router)
@@ -84,6 +87,7 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
             await server.stop(grace=5)
             await service.drain()
             await leases.stop()
+            await ledger.stop()
             await limiter.aclose()
     finally:
         await router.aclose()

@@ -153,3 +153,44 @@ async def test_two_workers_sharing_redis_let_exactly_the_limit_through(tmp_path:
     assert " w0 " in text and " w1 " in text
     assert "auth: required" in text
     assert key not in text  # a key never reaches the logs
+
+
+# --------------------------------------------------------------------------- usage and monthly quotas
+
+
+@pytest.fixture(params=["inprocess", "remote"])
+async def budgeted(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[str, str, Any]]:
+    """(bridge URL, a key with a 15-token monthly budget, the service runtime)."""
+    upstream = FakeOpenAIResponses(api_key="sk-upstream-secret")
+    base_url = await upstream.start()
+    monkeypatch.setenv(FAKE_KEY_ENV, "sk-upstream-secret")
+    settings = gateway_settings(tmp_path, base_url, auth=AuthConfig(mode="required"))
+    try:
+        async with serve(settings, request.param) as (http_url, _, service):
+            _, key = await key_admin.create_key(service.store, "acme", monthly_tokens=15)
+            yield http_url, key, service
+    finally:
+        await upstream.close()
+
+
+async def test_usage_is_recorded_per_key_and_model_and_a_spent_monthly_budget_is_429_insufficient_quota(
+    budgeted: tuple[str, str, Any],
+) -> None:
+    url, key, service = budgeted
+    async with aiohttp.ClientSession() as session:
+        status, _, body = await _post(session, url, key, {"model": "gpt-5.4", "input": "hi"})
+        assert status == 200, body
+        used = json.loads(body)["usage"]
+        status, _, body = await _post(session, url, key, {"model": "gpt-5.4-mini", "input": "again", "stream": True})
+        assert status == 200, body
+        await service.service.flush_usage()
+        status, _, body = await _post(session, url, key, {"model": "gpt-5.4", "input": "and again"})
+    assert status == 429, body
+    assert json.loads(body)["error"]["code"] == "insufficient_quota"
+    rows = await key_admin.usage_since(service.store, "2000-01-01")
+    by_model = {r.model: r for r in rows}
+    assert set(by_model) == {"gpt-5.4", "gpt-5.4-mini"}
+    assert all(r.tenant_id == "acme" and r.key_id.startswith("key_") for r in rows)
+    first = by_model["gpt-5.4"]
+    assert (first.requests, first.input_tokens, first.output_tokens) == (1, used["input_tokens"], used["output_tokens"])
+    assert by_model["gpt-5.4-mini"].requests == 1 and by_model["gpt-5.4-mini"].output_tokens > 0

@@ -6,8 +6,9 @@ import time
 from collections.abc import Sequence
 
 from responses_gateway.security.keys import hash_key, new_key
-from responses_gateway.store import Store, keys
+from responses_gateway.store import Store, keys, usage
 from responses_gateway.store.keys import KeyRecord
+from responses_gateway.store.usage import UsageRecord
 
 
 async def create_key(
@@ -39,6 +40,12 @@ async def list_keys(store: Store, tenant_id: str | None = None) -> Sequence[KeyR
     """Every key (of one tenant), oldest first; records hold hashes, never keys."""
     async with store.session() as session:
         return await keys.list_keys(session, tenant_id)
+
+
+async def usage_since(store: Store, since_day: str, tenant_id: str | None = None) -> list[UsageRecord]:
+    """Usage per tenant, key, model and day from `since_day` (YYYY-MM-DD) on."""
+    async with store.session() as session:
+        return await usage.usage_since(session, since_day, tenant_id)
 
 
 async def revoke_key(store: Store, key_id: str) -> bool:

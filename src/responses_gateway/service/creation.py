@@ -77,7 +77,7 @@ class ResponseCreation:
         )
         assembler = prep.assembler()
         final = assembler.complete(upstream)
-        self._admission.settle(ctx, prep.reserved_tokens, final.usage)
+        self._admission.settle(ctx, req.model, prep.reserved_tokens, final.usage)
         if prep.store:
             await self._writer.finish(conv, None, final, assembler.stored_output, ctx)
         return final
@@ -103,7 +103,7 @@ class ResponseCreation:
         finally:
             await upstream.aclose()
         assert assembler.final is not None
-        self._admission.settle(ctx, prep.reserved_tokens, assembler.final.usage)
+        self._admission.settle(ctx, req.model, prep.reserved_tokens, assembler.final.usage)
         if prep.store:
             await self._writer.finish(prep.conversation, begun, assembler.final, assembler.stored_output, ctx)
         yield assembler.terminal()
@@ -149,7 +149,7 @@ class ResponseCreation:
         if conv.plan.drop:
             snapshot.truncation_details.dropped_items = conv.plan.drop
         reserved = conv.input_tokens + conversation.reserved_output(model, req)
-        await self._admission.admit(ctx, reserved)
+        await self._admission.admit(ctx, reserved, create=True)
         return _Prepared(
             route=self._router.resolve(req.model, upstream, conv.history),
             upstream=upstream,

@@ -18,6 +18,7 @@ from responses_gateway.router import Router
 from responses_gateway.security import Authenticator
 from responses_gateway.security.limits import MemoryRateLimiter, RateLimiter
 from responses_gateway.service.admission import Admission
+from responses_gateway.service.usage import UsageLedger
 from responses_gateway.service import reads
 from responses_gateway.service.cache import ConversationCache
 from responses_gateway.service.call import CallContext, caller_of
@@ -43,14 +44,17 @@ class ResponsesService:
         cache: ConversationCache | None = None,
         pending: PendingWrites | None = None,
         limiter: RateLimiter | None = None,
+        ledger: UsageLedger | None = None,
     ) -> None:
         """`pending`: where finished responses' writes run behind their answers; None writes before answering.
 
-        `limiter`: the rate limits' buckets (default: in this process's memory).
+        `limiter`: the rate limits' buckets (default: in this process's memory);
+        `ledger`: where usage is recorded (None: not recorded, no monthly quotas).
         """
         cache = cache or ConversationCache()
         self._authenticator = authenticator
-        self._admission = Admission(limiter or MemoryRateLimiter())
+        self._ledger = ledger
+        self._admission = Admission(limiter or MemoryRateLimiter(), ledger)
         self._router = router
         self._writer = ResponseWriter(store, leases, cache, pending)
         self._creation = ResponseCreation(router, HistoryLoader(store, cache, self._writer), self._writer, self._admission)
@@ -109,3 +113,8 @@ class ResponsesService:
     async def drain(self) -> None:
         """Finish the writes still behind their answers (before the store closes)."""
         await self._writer.drain()
+
+    async def flush_usage(self) -> None:
+        """Write the usage gathered so far (it is otherwise written every second)."""
+        if self._ledger is not None:
+            await self._ledger.flush()

@@ -4,7 +4,7 @@
 never commits. Items and responses are opaque serialized bytes plus the columns queried on.
 """
 
-from . import keys, writes
+from . import keys, usage, writes
 from .database import Store
 from .models import Base, ResponseItemRow, ResponseRow
 from .records import ChainItem, ItemKind, ItemRecord, ResponseRecord
@@ -22,5 +22,6 @@ __all__ = [
     "ResponseRow",
     "Store",
     "keys",
+    "usage",
     "writes",
 ]

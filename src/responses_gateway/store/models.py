@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, Meta
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["ApiKeyRow", "Base", "ResponseItemRow", "ResponseRow"]
+__all__ = ["ApiKeyRow", "Base", "ResponseItemRow", "ResponseRow", "UsageRow"]
 
 # Deterministic constraint names, so Alembic can drop or alter them on every backend.
 NAMING_CONVENTION = {
@@ -91,3 +91,20 @@ class ApiKeyRow(Base):
     rpm: Mapped[int | None] = mapped_column(Integer)
     tpm: Mapped[int | None] = mapped_column(Integer)
     monthly_tokens: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class UsageRow(Base):
+    """Tokens used per tenant, key, model and day (UTC), summed as responses finish."""
+
+    __tablename__ = "usage_daily"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # "" for calls without a key (open mode).
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(255), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    requests: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger)
