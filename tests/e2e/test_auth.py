@@ -194,3 +194,12 @@ async def test_grpc_needs_authorization_metadata_and_isolates_tenants(tenants: T
         # Probes and discovery stay open.
         health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
         assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_a_credential_grpc_text_metadata_cannot_carry_is_judged_like_any_other(tenants: Tenants) -> None:
+    for weird in ("Bearer \u00e9t\u00e9", "Bearer a\tb"):
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{tenants.gateway.http_url}/v1/models", headers={"Authorization": weird}) as resp:
+                status, error = resp.status, await resp.json()
+        assert status == 401, error
+        assert error["error"]["code"] == "invalid_api_key"

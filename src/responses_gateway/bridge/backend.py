@@ -63,8 +63,14 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _metadata(caller: Caller) -> tuple[tuple[str, str], ...] | None:
-    return (("authorization", caller.authorization),) if caller.authorization else None
+def _metadata(caller: Caller) -> tuple[tuple[str, str | bytes], ...] | None:
+    """The credential as gRPC metadata; one ASCII metadata cannot carry (a tab, `é`) travels as binary, unchanged."""
+    value = caller.authorization
+    if not value:
+        return None
+    if value.isascii() and value.isprintable():
+        return (("authorization", value),)
+    return (("authorization-bin", value.encode("utf-8", "surrogateescape")),)
 
 
 # The call's own headers the service sends as gRPC metadata (rate-limit state); nothing else is copied.

@@ -17,6 +17,16 @@ from responses_gateway.security import Authenticator
 from responses_gateway.service.call import CALLER, CallContext, caller_of
 
 
+def _authorization(metadata: Any) -> str | None:
+    """The caller's credential: `authorization`, or `authorization-bin` for one text metadata cannot carry."""
+    for key, value in metadata or ():
+        if key == "authorization":
+            return str(value)
+        if key == "authorization-bin":
+            return bytes(value).decode("utf-8", "replace")
+    return None
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Rejects calls to `service_name` without a valid credential (UNAUTHENTICATED with OpenAI's error)."""
 
@@ -47,7 +57,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return handler
 
     async def _admit(self, context: grpc.aio.ServicerContext) -> CallContext:
-        authorization = next((v for k, v in context.invocation_metadata() or () if k == "authorization"), None)
+        authorization = _authorization(context.invocation_metadata())
         try:
             return caller_of(await self._authenticator.authenticate(authorization))
         except GatewayError as exc:
