@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import grpc
 import openai
 import orjson
 import pytest
+
+from responses_gateway.api.v1 import responses_pb2, service_pb2
+from responses_gateway.errors import from_rpc_error
 
 from tests.e2e.conftest import Gateway
 
@@ -41,6 +45,27 @@ def body(**fields: Any) -> dict[str, Any]:
     """BASE with fields replaced; a value of `...` removes the field."""
     merged = {**BASE, **fields}
     return {k: v for k, v in merged.items() if v is not ...}
+
+
+# Ids as a client may send them, by what is wrong with each; and as they look in a URL.
+BAD_IDS = {
+    "crlf": "resp_abc\r\nX-Injected: 1",
+    "nul": "resp_\x00",
+    "dot-dot-slash": "../../etc/passwd",
+    "slash": "resp/abc",
+    "space": "resp abc",
+    "non-ascii": "resp_é",
+    "5000-chars": "r" * 5000,
+    "65-chars": "resp_" + "a" * 60,
+}
+BAD_PATH_IDS = {
+    "crlf": "resp_abc%0D%0AX-Injected:%201",
+    "nul": "resp_%00",
+    "encoded-slashes": "..%2F..%2Fetc%2Fpasswd",
+    "dot-dot": "..%2E",
+    "non-ascii": "resp_%C3%A9",
+    "5000-chars": "r" * 5000,
+}
 
 
 @dataclass
@@ -139,6 +164,34 @@ BAD_CASES = [
     Case("zstd", raw=b"\x28\xb5\x2f\xfd", headers={"Content-Encoding": "zstd"}, code="unsupported_content_encoding"),
     Case("gzip-bad-json", raw=gzip.compress(b'{"model":'), headers={"Content-Encoding": "gzip"}, code="invalid_json"),
     Case("deflate-bad-param", raw=zlib.compress(orjson.dumps(body(temperature=3))), headers={"Content-Encoding": "deflate"}, param="temperature"),
+    # Ids that cannot name anything stored: refused before any query.
+    *[
+        Case(f"{method}{tail}-{what}-id", method=method, path=f"/v1/responses/{id}{tail}", content_type=None, param="response_id", code="invalid_value")
+        for method, tail, whats in (
+            ("GET", "", BAD_PATH_IDS),
+            ("DELETE", "", ("crlf", "encoded-slashes")),
+            ("GET", "/input_items", ("nul", "5000-chars")),
+            ("POST", "/cancel", ("dot-dot", "non-ascii")),
+        )
+        for what, id in BAD_PATH_IDS.items()
+        if what in whats
+    ],
+    *[
+        Case(f"{cursor}-{what}", method="GET", path=f"/v1/responses/resp_abc/input_items?{cursor}={BAD_PATH_IDS[what]}", content_type=None, param=cursor)
+        for cursor, what in (("after", "crlf"), ("after", "5000-chars"), ("before", "nul"), ("before", "encoded-slashes"))
+    ],
+    *[
+        Case(f"previous_response_id-{what}", json=body(previous_response_id=id), param="previous_response_id", code="invalid_value")
+        for what, id in BAD_IDS.items()
+        if what in ("crlf", "nul", "dot-dot-slash", "5000-chars", "65-chars")
+    ],
+    *[
+        Case(f"item_reference-{what}", json=body(input=[{"type": "item_reference", "id": id}]), param="input[0].id", code="invalid_value")
+        for what, id in BAD_IDS.items()
+        if what in ("nul", "slash", "5000-chars")
+    ],
+    Case("item-id-crlf", json=body(input=[{"type": "message", "id": "msg_1\r\n", "role": "user", "content": "x"}]), param="input[0].id"),
+    Case("count-previous_response_id-nul", path="/v1/responses/input_tokens", json={"input": "x", "previous_response_id": "resp_\x00"}, param="previous_response_id"),
     Case("unknown-route", json=BASE, path="/v1/nope", status=404),
     Case("get-unknown-response", method="GET", path="/v1/responses/resp_doesnotexist", content_type=None, status=404),
     Case("delete-unknown-response", method="DELETE", path="/v1/responses/resp_doesnotexist", content_type=None, status=404),
@@ -306,6 +359,49 @@ async def test_real_client_fields_accepted(gateway: Gateway, http: aiohttp.Clien
         if key == "stream" or value in ([], None):
             continue
         assert contains(sent.get(key), value), (key, sent.get(key))
+
+
+async def test_ids_the_gateway_and_openai_make_are_accepted(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    """The shape refuses nothing real: the gateway's own ids and OpenAI's pass, as ids and as cursors."""
+    async with http.post("/v1/responses", json=BASE) as resp:
+        created = await resp.json()
+    openai_ids = ["resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b", "msg_67ccd2bf17f0819081ff3bb2cf6508e60bb6a6b452d3795b"]
+    async with http.get(f"/v1/responses/{openai_ids[0]}") as resp:
+        assert resp.status == 404
+    async with http.get(f"/v1/responses/{created['id']}/input_items", params={"after": openai_ids[1]}) as resp:
+        assert resp.status == 200, await resp.read()
+    follow_up = body(
+        previous_response_id=created["id"],
+        input=[{"type": "item_reference", "id": created["output"][0]["id"]}, {"type": "message", "id": openai_ids[1], "role": "user", "content": "x"}],
+    )
+    async with http.post("/v1/responses", json=follow_up) as resp:
+        assert resp.status == 200, await resp.read()
+
+
+@pytest.mark.parametrize("what", ["crlf", "nul", "5000-chars", "dot-dot-slash"])
+async def test_grpc_callers_meet_the_same_id_shape(gateway: Gateway, stub: Any, what: str) -> None:
+    bad = BAD_IDS[what]
+    calls = {
+        "GetResponse": (stub.GetResponse(service_pb2.GetResponseRequest(id=bad)), "response_id"),
+        "DeleteResponse": (stub.DeleteResponse(service_pb2.DeleteResponseRequest(id=bad)), "response_id"),
+        "CancelResponse": (stub.CancelResponse(service_pb2.CancelResponseRequest(id=bad)), "response_id"),
+        "ListInputItems": (stub.ListInputItems(service_pb2.ListInputItemsRequest(id=bad)), "response_id"),
+        "ListInputItems after": (stub.ListInputItems(service_pb2.ListInputItemsRequest(id="resp_abc", after=bad)), "after"),
+        "CreateResponse": (
+            stub.CreateResponse(responses_pb2.CreateResponseRequest(model="gpt-5.4", input_text="hi", previous_response_id=bad)),
+            "previous_response_id",
+        ),
+        "CountInputTokens": (
+            stub.CountInputTokens(responses_pb2.CreateResponseRequest(input_text="hi", previous_response_id=bad)),
+            "previous_response_id",
+        ),
+    }
+    for name, (call, param) in calls.items():
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (name, info.value.details())
+        assert from_rpc_error(info.value).param == param, name
+    assert gateway.upstream_bodies() == []
 
 
 # --- the SDK sees param and code ----------------------------------------------------

@@ -12,9 +12,18 @@ import pytest
 
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.codec import request_from_json
 from responses_gateway.errors import InvalidRequest
-from responses_gateway.service.validation import validate_create
+from responses_gateway.ids import new_id
+from responses_gateway.service.call import CallContext
+from responses_gateway.service.reads import StoredResponses
+from responses_gateway.service.validation import (
+    validate_count,
+    validate_create,
+    validate_list_input_items,
+    validate_response_id,
+)
 
 MODEL = "gpt-5.4"
 
@@ -542,3 +551,99 @@ def test_a_function_call_output_part_of_no_type_from_grpc_is_refused() -> None:
         function_call_output=ipb.FunctionCallOutputItem(call_id="c1", parts=ipb.ContentList(parts=[ipb.ContentPart()]))
     )
     assert_refused(with_items(item), "input[0].output[0].type", "missing_required_parameter")
+
+
+# --------------------------------------------------------------------------- ids
+
+
+BAD_IDS = {
+    "crlf": "resp_abc\r\nX: 1",
+    "nul": "resp_\x00",
+    "a path": "../../etc/passwd",
+    "an encoded path": "resp%2F..",
+    "a space": "resp abc",
+    "non-ASCII": "resp_é",
+    "65 characters": "resp_" + "a" * 60,
+    "5000 characters": "r" * 5000,
+    "a trailing newline": "resp_abc\n",
+}
+GOOD_IDS = [
+    "resp_6b11973e46ae70b4871b4889cac248561fd92201fa630b0e",  # the gateway's (ids.new_id)
+    "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b",  # OpenAI's
+    "msg_67ccd2bf17f0819081ff3bb2cf6508e60bb6a6b452d3795b",
+    "fc_1",
+    "call-2",
+    "a" * 64,
+]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS.values(), ids=BAD_IDS.keys())
+def test_a_previous_response_id_without_an_ids_shape_is_refused(bad: str) -> None:
+    assert_refused(grpc_request(previous_response_id=bad), "previous_response_id", "invalid_value")
+    with pytest.raises(InvalidRequest) as caught:
+        request_from_json(body(previous_response_id=bad))
+    assert (caught.value.param, caught.value.code) == ("previous_response_id", "invalid_value")
+
+
+@pytest.mark.parametrize("bad", BAD_IDS.values(), ids=BAD_IDS.keys())
+def test_item_ids_and_item_references_without_an_ids_shape_are_refused(bad: str) -> None:
+    reference = ipb.Item(item_reference=ipb.ItemReference(id=bad))
+    message = ipb.Item(message=ipb.MessageItem(id=bad, role="user", text="x"))
+    assert_refused(with_items(message, reference), "input[0].id", "invalid_value")
+    assert_refused(with_items(ipb.Item(message=ipb.MessageItem(role="user", text="x")), reference), "input[1].id", "invalid_value")
+
+
+@pytest.mark.parametrize("good", GOOD_IDS)
+def test_ids_of_the_gateway_and_of_openai_are_accepted(good: str) -> None:
+    validate_create(grpc_request(previous_response_id=good))
+    validate_create(with_items(ipb.Item(message=ipb.MessageItem(id=good, role="user", text="x")), ipb.Item(item_reference=ipb.ItemReference(id=good))))
+    validate_list_input_items(spb.ListInputItemsRequest(id=good, after=good, before=good))
+    validate_response_id(good)
+
+
+def test_the_gateways_own_ids_have_an_ids_shape() -> None:
+    for prefix in ("resp", "msg", "fc", "fco", "rs", "item"):
+        validate_response_id(new_id(prefix))
+
+
+@pytest.mark.parametrize("bad", BAD_IDS.values(), ids=BAD_IDS.keys())
+def test_listing_input_items_checks_the_id_and_the_cursors(bad: str) -> None:
+    for req, param in [
+        (spb.ListInputItemsRequest(id=bad), "response_id"),
+        (spb.ListInputItemsRequest(id="resp_1", after=bad), "after"),
+        (spb.ListInputItemsRequest(id="resp_1", before=bad), "before"),
+    ]:
+        with pytest.raises(InvalidRequest) as caught:
+            validate_list_input_items(req)
+        assert (caught.value.param, caught.value.code) == (param, "invalid_value")
+
+
+def test_counting_tokens_checks_ids_and_input_too() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        validate_count(pb.CreateResponseRequest(input_text="x", previous_response_id="resp_\n"))
+    assert caught.value.param == "previous_response_id"
+    with pytest.raises(InvalidRequest) as caught:
+        validate_count(with_items(ipb.Item(item_reference=ipb.ItemReference(id="x" * 100))))
+    assert caught.value.param == "input[0].id"
+    validate_count(pb.CreateResponseRequest(input_text="x"))  # no model needed to count
+
+
+class _Untouchable:
+    """A store, cache or writer that fails the test when used."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"reached the store ({name}) with a malformed id")
+
+
+async def test_a_malformed_response_id_is_refused_before_the_store_is_touched() -> None:
+    stored = StoredResponses(_Untouchable(), _Untouchable(), _Untouchable())  # type: ignore[arg-type]
+    ctx = CallContext(tenant_id="t")
+    for call in (
+        stored.get("resp_\r\n", ctx),
+        stored.delete("../resp", ctx),
+        stored.cancel("r" * 5000, ctx),
+        stored.list_input_items(spb.ListInputItemsRequest(id="resp_1", after="\x00"), ctx),
+    ):
+        with pytest.raises(InvalidRequest) as caught:
+            await call
+        assert caught.value.code == "invalid_value"

@@ -17,7 +17,7 @@ from responses_gateway.bridge.openapi import openapi
 from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
 from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
-from responses_gateway.codec.fields import unknown
+from responses_gateway.codec.fields import check_id, unknown
 from responses_gateway.errors import InternalError, InvalidRequest, NotReady
 
 BACKEND = web.AppKey("backend", Backend)
@@ -57,6 +57,11 @@ async def _read_json(request: web.Request) -> Any:
         ) from None
 
 
+def _response_id(request: web.Request) -> str:
+    """The URL's `{response_id}`, refused (400) unless it has an id's shape, before the service is asked."""
+    return check_id("response_id", request.match_info["response_id"])
+
+
 async def create_response(request: web.Request) -> web.StreamResponse:
     """POST /v1/responses: JSON, or SSE when `stream` is true."""
     body = await _read_json(request)
@@ -92,13 +97,13 @@ async def get_response(request: web.Request) -> web.Response:
             code="unsupported_parameter",
             param="stream",
         )
-    req = spb.GetResponseRequest(id=request.match_info["response_id"], include=request.query.getall("include[]", []))
+    req = spb.GetResponseRequest(id=_response_id(request), include=request.query.getall("include[]", []))
     return _json(response_to_json(await request.app[BACKEND].get_response(req, _credential(request))))
 
 
 async def delete_response(request: web.Request) -> web.Response:
     """DELETE /v1/responses/{id}"""
-    req = spb.DeleteResponseRequest(id=request.match_info["response_id"])
+    req = spb.DeleteResponseRequest(id=_response_id(request))
     deleted = await request.app[BACKEND].delete_response(req, _credential(request))
     return _json(delete_to_json(deleted))
 
@@ -122,10 +127,12 @@ _INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 async def list_input_items(request: web.Request) -> web.Response:
     """GET /v1/responses/{id}/input_items"""
-    req = spb.ListInputItemsRequest(id=request.match_info["response_id"], include=request.query.getall("include[]", []))
-    for name in ("after", "before", "order"):
+    req = spb.ListInputItemsRequest(id=_response_id(request), include=request.query.getall("include[]", []))
+    for name in ("after", "before"):
         if name in request.query:
-            setattr(req, name, request.query[name])
+            setattr(req, name, check_id(name, request.query[name]))
+    if "order" in request.query:
+        req.order = request.query["order"]
     limit = _query_int(request, "limit")
     if limit is not None:
         req.limit = limit
@@ -134,7 +141,7 @@ async def list_input_items(request: web.Request) -> web.Response:
 
 async def cancel_response(request: web.Request) -> web.Response:
     """POST /v1/responses/{id}/cancel"""
-    req = spb.CancelResponseRequest(id=request.match_info["response_id"])
+    req = spb.CancelResponseRequest(id=_response_id(request))
     return _json(response_to_json(await request.app[BACKEND].cancel_response(req, _credential(request))))
 
 

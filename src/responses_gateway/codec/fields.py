@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,13 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # of nesting, about 20 JSON levels), far below what the JSON libraries and
 # Python's recursion limit bear (orjson refuses to write past 254 levels).
 MAX_JSON_DEPTH = 64
+# The shape of every id a client sends back: response ids (in the URL and as
+# `previous_response_id`), item ids, `item_reference` ids and list cursors.
+# The gateway's own ids (ids.new_id: a prefix, "_" and 48 hex digits) and
+# OpenAI's fit; 64 is the width of the store's id columns. Nothing outside it
+# can name a stored object, and nothing outside it reaches a query, a URL or a log line.
+MAX_ID_LENGTH = 64
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _TYPE_NAMES: dict[type, str] = {
     str: "a string",
@@ -62,6 +70,17 @@ def missing(param: str) -> InvalidRequest:
 def unknown(param: str) -> InvalidRequest:
     """OpenAI's 400 for a parameter the API does not define."""
     return InvalidRequest(f"Unknown parameter: '{param}'.", code="unknown_parameter", param=param)
+
+
+def check_id(param: str, value: str) -> str:
+    """`value` if it has the shape of an id, else OpenAI's 400 naming `param` (the value is not echoed: it may be anything)."""
+    if _ID.fullmatch(value) is None:
+        raise InvalidRequest(
+            f"Invalid '{param}': expected an ID of 1 to {MAX_ID_LENGTH} letters, digits, underscores or dashes.",
+            code="invalid_value",
+            param=param,
+        )
+    return value
 
 
 def get_str(obj: JSONObject, key: str, path: str, *, required: bool = False) -> str | None:

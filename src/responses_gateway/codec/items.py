@@ -17,6 +17,7 @@ from responses_gateway.api.v1 import items_pb2 as pb
 from responses_gateway.codec.fields import (
     JSONObject,
     as_object,
+    check_id,
     dumps,
     fragment,
     get_list,
@@ -46,14 +47,14 @@ def item_from_json(obj: JSONObject, path: str) -> pb.Item:
         if "role" in obj:
             return pb.Item(message=_message_from_json(obj, prefix, typed=False))
         if "id" in obj:
-            return pb.Item(item_reference=pb.ItemReference(id=req_str(obj, "id", prefix)))
+            return pb.Item(item_reference=pb.ItemReference(id=_item_id(obj, prefix, required=True)))
         raise missing(f"{prefix}type")
     if kind == "message":
         return pb.Item(message=_message_from_json(obj, prefix, typed=True))
     if kind == "function_call":
         return pb.Item(
             function_call=pb.FunctionCallItem(
-                id=get_str(obj, "id", prefix) or "",
+                id=_item_id(obj, prefix),
                 call_id=req_str(obj, "call_id", prefix),
                 name=req_str(obj, "name", prefix),
                 arguments=req_str(obj, "arguments", prefix),
@@ -65,10 +66,16 @@ def item_from_json(obj: JSONObject, path: str) -> pb.Item:
     if kind == "reasoning":
         return pb.Item(reasoning=_reasoning_from_json(obj, prefix))
     if kind == "item_reference":
-        return pb.Item(item_reference=pb.ItemReference(id=req_str(obj, "id", prefix)))
+        return pb.Item(item_reference=pb.ItemReference(id=_item_id(obj, prefix, required=True)))
     if not isinstance(kind, str):
         raise invalid_type(f"{prefix}type", "a string", kind)
     raise invalid_value(f"{prefix}type", kind, ITEM_TYPES)
+
+
+def _item_id(obj: JSONObject, prefix: str, *, required: bool = False) -> str:
+    """An item's `id` ('' when absent): an id's shape, as it names stored items (empty is left to the service to refuse)."""
+    value = get_str(obj, "id", prefix, required=required) or ""
+    return check_id(f"{prefix}id", value) if value else value
 
 
 def items_from_json(values: list[Any], path: str) -> list[pb.Item]:
@@ -81,7 +88,7 @@ def _message_from_json(obj: JSONObject, prefix: str, *, typed: bool) -> pb.Messa
     if role not in ROLES:
         raise invalid_value(f"{prefix}role", role, ROLES)
     message = pb.MessageItem(
-        id=get_str(obj, "id", prefix) or "",
+        id=_item_id(obj, prefix),
         role=role,
         status=get_str(obj, "status", prefix) or "",
         typed=typed,
@@ -103,7 +110,7 @@ def _message_from_json(obj: JSONObject, prefix: str, *, typed: bool) -> pb.Messa
 
 def _call_output_from_json(obj: JSONObject, prefix: str) -> pb.FunctionCallOutputItem:
     item = pb.FunctionCallOutputItem(
-        id=get_str(obj, "id", prefix) or "",
+        id=_item_id(obj, prefix),
         call_id=req_str(obj, "call_id", prefix),
         status=get_str(obj, "status", prefix) or "",
     )
@@ -120,7 +127,7 @@ def _call_output_from_json(obj: JSONObject, prefix: str) -> pb.FunctionCallOutpu
 
 
 def _reasoning_from_json(obj: JSONObject, prefix: str) -> pb.ReasoningItem:
-    item = pb.ReasoningItem(id=get_str(obj, "id", prefix) or "")
+    item = pb.ReasoningItem(id=_item_id(obj, prefix))
     for i, part in enumerate(get_list(obj, "summary", prefix) or []):
         part = as_object(part, f"{prefix}summary[{i}]")
         item.summary.add(text=req_str(part, "text", f"{prefix}summary[{i}]."))

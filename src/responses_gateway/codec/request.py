@@ -16,6 +16,7 @@ from responses_gateway.codec.fields import (
     JSONObject,
     as_object,
     check_depth,
+    check_id,
     dumps,
     fragment,
     get_bool,
@@ -81,6 +82,13 @@ def _read_conversation(req: pb.CreateResponseRequest, body: JSONObject) -> None:
         req.conversation = value
     else:
         raise invalid_type("conversation", "a string or an object", value)
+
+
+def _read_previous_response_id(req: pb.CreateResponseRequest, body: JSONObject) -> None:
+    value = get_str(body, "previous_response_id", "")
+    if value:  # an empty one is the service's to refuse
+        check_id("previous_response_id", value)
+    req.previous_response_id = value or ""
 
 
 def _read_metadata(req: pb.CreateResponseRequest, body: JSONObject) -> None:
@@ -204,7 +212,7 @@ _READERS: dict[str, _Reader] = {
     "model": _scalar("model", get_str),
     "input": _read_input,
     "instructions": _scalar("instructions", get_str),
-    "previous_response_id": _scalar("previous_response_id", get_str),
+    "previous_response_id": _read_previous_response_id,
     "store": _scalar("store", get_bool),
     "stream": _scalar("stream", get_bool),
     "stream_options": _read_stream_options,

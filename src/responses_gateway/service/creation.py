@@ -32,7 +32,7 @@ from responses_gateway.service.conversation import StoredHistory
 from responses_gateway.service.history import HistoryLoader
 from responses_gateway.service.items import canonical_input, item_id
 from responses_gateway.service.persistence import ResponseWriter
-from responses_gateway.service.validation import validate_create
+from responses_gateway.service.validation import validate_count, validate_create
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -110,6 +110,7 @@ class ResponseCreation:
 
     async def count_input_tokens(self, req: pb.CreateResponseRequest, ctx: CallContext) -> spb.CountInputTokensResponse:
         """Tokens the input of a would-be request takes (after `auto` truncation), without calling a model."""
+        validate_count(req)
         model = self._router.model(req.model) if req.model else _COUNT_ONLY_MODEL
         history, new_items = await self._inputs(req, ctx)
         conv = await conversation.build(model, req, history, new_items, enforce=False)

@@ -14,7 +14,7 @@ from responses_gateway.service.cache import ConversationCache
 from responses_gateway.service.call import CallContext
 from responses_gateway.service.items import client_visible
 from responses_gateway.service.persistence import ResponseWriter
-from responses_gateway.service.validation import validate_list_input_items
+from responses_gateway.service.validation import validate_list_input_items, validate_response_id
 from responses_gateway.store import ResponseRepository, Store, writes
 
 
@@ -37,6 +37,7 @@ class StoredResponses:
         encrypted state kept for replays (the stored response object omits it
         unless the creating request asked).
         """
+        validate_response_id(response_id)
         await self._writer.settled(ctx.tenant_id, response_id)
         async with self._store.session() as session:
             repo = ResponseRepository(session)
@@ -61,6 +62,7 @@ class StoredResponses:
 
     async def delete(self, response_id: str, ctx: CallContext) -> spb.DeleteResponseResponse:
         """Delete a stored response and its items."""
+        validate_response_id(response_id)
         await self._writer.settled(ctx.tenant_id, response_id)
         self._cache.invalidate(ctx.tenant_id, response_id)
         deleted = await self._store.write(lambda c: writes.delete_response(c, ctx.tenant_id, response_id))

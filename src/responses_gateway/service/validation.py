@@ -12,7 +12,7 @@ from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.codec.items import ENCRYPTED_REASONING, ROLES
-from responses_gateway.codec.fields import check_depth, invalid_type, invalid_value, missing, unknown
+from responses_gateway.codec.fields import check_depth, check_id, invalid_type, invalid_value, missing, unknown
 from responses_gateway.codec.request import PASSTHROUGH_FIELDS
 from responses_gateway.errors import InvalidRequest
 
@@ -75,12 +75,7 @@ def validate_create(req: pb.CreateResponseRequest) -> None:
         raise missing("model")
     if req.WhichOneof("input") is None:
         raise missing("input")
-    if len(req.input_items.items) > MAX_INPUT_ITEMS:
-        raise InvalidRequest(
-            f"Invalid 'input': array too long. Expected an array with maximum length {MAX_INPUT_ITEMS}.",
-            code="array_above_max_length",
-            param="input",
-        )
+    _validate_input_length(req)
     if req.HasField("conversation"):
         raise InvalidRequest(
             "The 'conversation' parameter is not supported by this gateway; use 'previous_response_id'.",
@@ -95,12 +90,33 @@ def validate_create(req: pb.CreateResponseRequest) -> None:
         raise InvalidRequest(
             "Stored prompt templates are not supported by this gateway.", code="unsupported_parameter", param="prompt"
         )
-    for index, item in enumerate(req.input_items.items):
-        _validate_item(item, f"input[{index}]")
+    _validate_items(req)
     _validate_sampling(req)
     _validate_config(req)
     _validate_tools(req)
     _validate_metadata(req)
+
+
+def validate_count(req: pb.CreateResponseRequest) -> None:
+    """What counting input tokens checks before it loads anything: the input as a create checks it, and the ids' shape."""
+    _validate_input_length(req)
+    _validate_items(req)
+    if req.HasField("previous_response_id"):
+        check_id("previous_response_id", req.previous_response_id)
+
+
+def _validate_input_length(req: pb.CreateResponseRequest) -> None:
+    if len(req.input_items.items) > MAX_INPUT_ITEMS:
+        raise InvalidRequest(
+            f"Invalid 'input': array too long. Expected an array with maximum length {MAX_INPUT_ITEMS}.",
+            code="array_above_max_length",
+            param="input",
+        )
+
+
+def _validate_items(req: pb.CreateResponseRequest) -> None:
+    for index, item in enumerate(req.input_items.items):
+        _validate_item(item, f"input[{index}]")
 
 
 def _validate_item(item: ipb.Item, path: str) -> None:
@@ -108,6 +124,8 @@ def _validate_item(item: ipb.Item, path: str) -> None:
     kind = item.WhichOneof("item")
     if kind is None:
         raise missing(f"{path}.type")
+    if getattr(item, kind).id:
+        check_id(f"{path}.id", getattr(item, kind).id)
     if kind == "message":
         message = item.message
         _choice(f"{path}.role", message.role, ROLES)
@@ -175,8 +193,8 @@ def _validate_config(req: pb.CreateResponseRequest) -> None:
         _max_length("prompt_cache_key", req.prompt_cache_key, 1024)
     if req.HasField("user"):
         _max_length("user", req.user, 512)
-    if req.HasField("previous_response_id") and not req.previous_response_id:
-        raise invalid_value("previous_response_id", "")
+    if req.HasField("previous_response_id"):
+        check_id("previous_response_id", req.previous_response_id)
 
 
 def _json_text(param: str, text: str, *, want_object: bool = True) -> None:
@@ -260,8 +278,18 @@ def _validate_metadata(req: pb.CreateResponseRequest) -> None:
         _max_length(f"metadata.{key}", value, 512)
 
 
+def validate_response_id(response_id: str) -> None:
+    """A response id from a caller (GET, DELETE, cancel, input items) must have an id's shape: checked before any query."""
+    check_id("response_id", response_id)
+
+
 def validate_list_input_items(req: spb.ListInputItemsRequest) -> tuple[int, Literal["asc", "desc"]]:
-    """The page size (1-100, default 20) and order (default desc) of an input-items listing."""
+    """The page size (1-100, default 20) and order (default desc) of an input-items listing; the ids have an id's shape."""
+    validate_response_id(req.id)
+    if req.HasField("after"):
+        check_id("after", req.after)
+    if req.HasField("before"):
+        check_id("before", req.before)
     limit = req.limit if req.HasField("limit") else 20
     if not 1 <= limit <= 100:
         raise InvalidRequest(
