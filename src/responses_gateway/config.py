@@ -260,6 +260,40 @@ class AuthConfig(BaseModel):
     cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
 
+class TLSConfig(BaseModel):
+    """TLS on the listeners and on the bridge's channel to the service; plain when no files are named."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # PEM certificate chain and key: with both, the HTTP and gRPC listeners speak TLS only.
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    # gRPC listener: require client certificates signed by this CA (mutual TLS).
+    client_ca_file: Path | None = None
+    # `serve bridge` → service: trust this CA for the service's certificate (set: the channel uses TLS).
+    backend_ca_file: Path | None = None
+    # The bridge's own certificate, for a service that requires mutual TLS.
+    backend_cert_file: Path | None = None
+    backend_key_file: Path | None = None
+    # The name the service's certificate must carry, when `backend_target` does not (an IP, a headless Service).
+    backend_server_name: str | None = None
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TLSConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("tls: give both cert_file and key_file, or neither")
+        if (self.backend_cert_file is None) != (self.backend_key_file is None):
+            raise ValueError("tls: give both backend_cert_file and backend_key_file, or neither")
+        if self.client_ca_file is not None and self.cert_file is None:
+            raise ValueError("tls: client_ca_file (mutual TLS) needs cert_file and key_file")
+        return self
+
+    @property
+    def serving(self) -> bool:
+        """Whether the listeners speak TLS."""
+        return self.cert_file is not None
+
+
 class Settings(BaseSettings):
     """Everything the process needs, resolved once at start-up."""
 
@@ -280,6 +314,7 @@ class Settings(BaseSettings):
     # The tenant of every call in `open` auth mode.
     tenant_id: str = "default"
     auth: AuthConfig = AuthConfig()
+    tls: TLSConfig = TLSConfig()
     # Rate-limit buckets shared by every worker and replica (`RG_REDIS_URL`); unset: in each process's memory.
     redis_url: str | None = None
     providers: list[ProviderConfig] = Field(default_factory=_default_providers)

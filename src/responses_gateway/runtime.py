@@ -69,7 +69,7 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
         # Tokenizers load in threads beside the migrations, not on the event loop at the first request.
         await asyncio.gather(store.migrate(), *(asyncio.to_thread(warm_up, t) for t in {m.tokenizer for m in settings.models}))
         # The port is bound first: the default replica name includes it.
-        server, port = bind_server(settings.grpc_host, settings.grpc_port, authenticator)
+        server, port = bind_server(settings.grpc_host, settings.grpc_port, authenticator, settings.tls)
         leases = LeaseKeeper(store, replica_id(settings, port), settings.lease_seconds)
         pending = PendingWrites(settings.max_pending_writes) if writes_behind(settings, store) else None
         limiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()

@@ -18,6 +18,7 @@ from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.api.v1 import service_pb2_grpc
+from responses_gateway.config import TLSConfig
 from responses_gateway.errors import from_rpc_error
 
 T = TypeVar("T")
@@ -97,14 +98,22 @@ async def _unary(call: grpc.aio.UnaryUnaryCall, caller: Caller) -> T:
 class RemoteBackend:
     """A grpc.aio channel to a ResponsesService elsewhere."""
 
-    def __init__(self, target: str) -> None:
-        self._channel = grpc.aio.insecure_channel(
-            target,
-            options=[
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ],
-        )
+    def __init__(self, target: str, tls: TLSConfig | None = None) -> None:
+        options: list[tuple[str, object]] = [
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        ]
+        if tls is None or tls.backend_ca_file is None:
+            self._channel = grpc.aio.insecure_channel(target, options=options)
+        else:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=tls.backend_ca_file.read_bytes(),
+                private_key=tls.backend_key_file.read_bytes() if tls.backend_key_file else None,
+                certificate_chain=tls.backend_cert_file.read_bytes() if tls.backend_cert_file else None,
+            )
+            if tls.backend_server_name:
+                options.append(("grpc.ssl_target_name_override", tls.backend_server_name))
+            self._channel = grpc.aio.secure_channel(target, credentials, options=options)
         self._stub = service_pb2_grpc.ResponsesServiceStub(self._channel)
 
     async def create_response(self, request: pb.CreateResponseRequest, caller: Caller) -> pb.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from aiohttp import web
 
 from responses_gateway.bridge.app import create_app
 from responses_gateway.bridge.backend import Backend, RemoteBackend
-from responses_gateway.config import Settings
+from responses_gateway.config import Settings, TLSConfig
 
 
 @dataclass
@@ -38,6 +39,7 @@ async def run_bridge(settings: Settings, backend: Backend) -> AsyncIterator[Brid
         backlog=settings.http_backlog,
         reuse_address=True,
         reuse_port=settings.workers > 1 or None,
+        ssl_context=_server_tls(settings.tls),
     )
     await site.start()
     port = int(runner.addresses[0][1])
@@ -47,10 +49,19 @@ async def run_bridge(settings: Settings, backend: Backend) -> AsyncIterator[Brid
         await runner.cleanup()
 
 
+def _server_tls(tls: TLSConfig) -> ssl.SSLContext | None:
+    """The HTTPS context of the listener, when a certificate is configured."""
+    if tls.cert_file is None or tls.key_file is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    return context
+
+
 @contextlib.asynccontextmanager
 async def run_remote_bridge(settings: Settings) -> AsyncIterator[BridgeRuntime]:
-    """`serve bridge`: the bridge alone, dialling the service at backend_target."""
-    backend = RemoteBackend(settings.backend_target)
+    """`serve bridge`: the bridge alone, dialling the service at backend_target (over TLS when configured)."""
+    backend = RemoteBackend(settings.backend_target, settings.tls)
     try:
         async with run_bridge(settings, backend) as bridge:
             yield bridge

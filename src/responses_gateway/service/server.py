@@ -7,6 +7,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from responses_gateway.api.v1 import service_pb2, service_pb2_grpc
+from responses_gateway.config import TLSConfig
 from responses_gateway.security import Authenticator
 from responses_gateway.service.grpc_auth import AuthInterceptor
 from responses_gateway.service.grpc_servicer import ResponsesServicer
@@ -16,10 +17,13 @@ SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["ResponsesService"].full_
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
-def bind_server(host: str, port: int, authenticator: Authenticator) -> tuple[grpc.aio.Server, int]:
+def bind_server(
+    host: str, port: int, authenticator: Authenticator, tls: TLSConfig | None = None
+) -> tuple[grpc.aio.Server, int]:
     """A server bound to host:port (0 picks one), not started and serving nothing yet; the bound port.
 
-    Every call to our service is authenticated (health and reflection are not).
+    Every call to our service is authenticated (health and reflection are not). With a
+    certificate in `tls` the port speaks TLS only (mutual TLS with `client_ca_file`).
     """
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(authenticator, SERVICE_NAME)],
@@ -28,7 +32,16 @@ def bind_server(host: str, port: int, authenticator: Authenticator) -> tuple[grp
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ]
     )
-    return server, server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    if tls is None or tls.cert_file is None or tls.key_file is None:
+        return server, server.add_insecure_port(address)
+    client_ca = tls.client_ca_file.read_bytes() if tls.client_ca_file else None
+    credentials = grpc.ssl_server_credentials(
+        [(tls.key_file.read_bytes(), tls.cert_file.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+    return server, server.add_secure_port(address, credentials)
 
 
 async def add_services(server: grpc.aio.Server, service: ResponsesService) -> health.aio.HealthServicer:
