@@ -28,6 +28,7 @@ from responses_gateway.bridge import app as bridge_app
 from responses_gateway.bridge import openapi
 from responses_gateway.bridge.openapi import openapi_document
 from responses_gateway.codec import event_to_json, request_from_json, response_to_json
+from responses_gateway.codec import fields
 from responses_gateway.codec import request as codec_request
 from responses_gateway.codec.events import EVENT_TYPES
 from responses_gateway.codec.items import ROLES
@@ -171,12 +172,33 @@ def test_the_restated_constants_are_the_services() -> None:
     for name in ("EFFORTS", "SUMMARIES", "VERBOSITIES", "TRUNCATIONS", "TOOL_CHOICE_MODES", "SERVICE_TIERS", "TEXT_FORMATS", "INCLUDABLE", "MAX_INPUT_ITEMS"):
         assert getattr(openapi, name) == getattr(validation, name), name
     assert openapi.FUNCTION_NAME_PATTERN == f"^{validation.FUNCTION_NAME.pattern}$"
+    assert openapi.ID_PATTERN == f"^{fields._ID.pattern}$"
     assert _prop("FunctionTool", "name")["pattern"] == openapi.FUNCTION_NAME_PATTERN
     assert _prop("CreateResponseBody", "include")["items"]["enum"] == list(validation.INCLUDABLE)
 
 
-def _valid_request(**fields: Any) -> pb.CreateResponseRequest:
-    return pb.CreateResponseRequest(model="gpt-test", input_text="hi", **fields)
+def test_every_id_a_client_sends_back_has_the_codecs_shape() -> None:
+    ids = [
+        _prop("CreateResponseBody", "previous_response_id"),
+        _prop("ItemReference", "id"),
+        *(_prop(item, "id") for item in ("MessageItem", "FunctionCallItem", "FunctionCallOutputItem", "ReasoningItem")),
+        *(p["schema"] for p in DOC["paths"]["/v1/responses/{response_id}/input_items"]["get"]["parameters"] if p["name"] in ("after", "before")),
+        *(item["parameters"][0]["schema"] for path, item in DOC["paths"].items() if "{response_id}" in path),
+    ]
+    assert len(ids) == 11
+    for schema in ids:
+        assert schema["pattern"] == openapi.ID_PATTERN, schema
+    for good in ("resp_1", "a" * 64, "A-z_0"):
+        fields.check_id("id", good)
+        assert re.fullmatch(openapi.ID_PATTERN.strip("^$"), good)
+    for bad in ("", "a" * 65, "resp 1", "resp/1", "résumé", "a\n"):
+        with pytest.raises(InvalidRequest):
+            fields.check_id("id", bad)
+        assert not re.fullmatch(openapi.ID_PATTERN.strip("^$"), bad)
+
+
+def _valid_request(**request_fields: Any) -> pb.CreateResponseRequest:
+    return pb.CreateResponseRequest(model="gpt-test", input_text="hi", **request_fields)
 
 
 def _accepted(req: pb.CreateResponseRequest) -> bool:

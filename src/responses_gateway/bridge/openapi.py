@@ -21,6 +21,7 @@ import orjson
 from aiohttp import web
 
 from responses_gateway.codec.events import EVENT_TYPES, LIFECYCLE_CASES
+from responses_gateway.codec.fields import MAX_ID_LENGTH
 from responses_gateway.codec.items import IMAGE_DETAILS, ITEM_TYPES, PART_TYPES, ROLES
 from responses_gateway.codec.request import PASSTHROUGH_FIELDS
 
@@ -78,6 +79,8 @@ COUNT_FIELDS = (
 )
 
 INT64_MAX = 2**63 - 1
+# Every id a client sends back (codec.fields.check_id): response ids, previous_response_id, item ids, cursors.
+ID_PATTERN = f"^[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}$"
 
 Schema = dict[str, Any]
 
@@ -150,6 +153,7 @@ def _part_schemas() -> dict[str, Schema]:
 
 def _item_schemas() -> dict[str, Schema]:
     opt = _string(nullable=True)
+    item_id = _string(nullable=True, pattern=ID_PATTERN)
     parts = {"type": "array", "items": _ref("ContentPart")}
     text_list = {
         "type": ["array", "null"],
@@ -159,7 +163,7 @@ def _item_schemas() -> dict[str, Schema]:
         "MessageItem": _obj(
             {
                 "type": _typed("message", optional=True),
-                "id": opt,
+                "id": item_id,
                 "role": _enum(ROLES),
                 "content": {"oneOf": [_string(), parts]},
                 "status": opt,
@@ -171,7 +175,7 @@ def _item_schemas() -> dict[str, Schema]:
         "FunctionCallItem": _obj(
             {
                 "type": _typed("function_call"),
-                "id": opt,
+                "id": item_id,
                 "call_id": _string(minLength=1),
                 "name": _string(minLength=1),
                 "arguments": _string(description="The arguments as JSON text."),
@@ -182,7 +186,7 @@ def _item_schemas() -> dict[str, Schema]:
         "FunctionCallOutputItem": _obj(
             {
                 "type": _typed("function_call_output"),
-                "id": opt,
+                "id": item_id,
                 "call_id": _string(minLength=1),
                 "output": {"oneOf": [_string(), parts]},
                 "status": opt,
@@ -192,7 +196,7 @@ def _item_schemas() -> dict[str, Schema]:
         "ReasoningItem": _obj(
             {
                 "type": _typed("reasoning"),
-                "id": opt,
+                "id": item_id,
                 "summary": text_list,
                 "content": text_list,
                 "encrypted_content": opt,
@@ -201,7 +205,7 @@ def _item_schemas() -> dict[str, Schema]:
             ("type",),
         ),
         "ItemReference": _obj(
-            {"type": _typed("item_reference", optional=True), "id": _string(minLength=1)},
+            {"type": _typed("item_reference", optional=True), "id": _string(pattern=ID_PATTERN)},
             ("id",),
             description="A stored item by id; `type` may be left out.",
         ),
@@ -307,7 +311,7 @@ def _create_properties() -> dict[str, Schema]:
             ]
         },
         "instructions": _string(nullable=True),
-        "previous_response_id": _string(nullable=True, minLength=1),
+        "previous_response_id": _string(nullable=True, pattern=ID_PATTERN),
         "conversation": {"type": "null", "description": "Not supported by this gateway: any value is a 400."},
         "store": bool_,
         "stream": bool_,
@@ -560,8 +564,8 @@ def _op(
     return operation
 
 
-def _id_param(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
+def _id_param(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": _string(**schema)}
 
 
 _INCLUDE_QUERY = {
@@ -575,7 +579,7 @@ _INCLUDE_QUERY = {
 
 
 def _paths() -> dict[str, Any]:
-    response_id = _id_param("response_id", "A response id (resp_…).")
+    response_id = _id_param("response_id", "A response id (resp_…).", pattern=ID_PATTERN)
     sse = {"schema": _ref("ServerSentEvent")}
     return {
         "/v1/responses": {
@@ -623,8 +627,8 @@ def _paths() -> dict[str, Any]:
                 _json_content(_ref("InputItemList")),
                 not_found=True,
                 parameters=[
-                    _query("after", {"type": "string"}, "An item id: the page starts after it."),
-                    _query("before", {"type": "string"}, "An item id: the page ends before it."),
+                    _query("after", _string(pattern=ID_PATTERN), "An item id: the page starts after it."),
+                    _query("before", _string(pattern=ID_PATTERN), "An item id: the page ends before it."),
                     _query("limit", {"type": "integer", "minimum": LIST_LIMIT[0], "maximum": LIST_LIMIT[1], "default": 20}),
                     _query("order", {**_enum(LIST_ORDERS), "default": "desc"}),
                     _INCLUDE_QUERY,
