@@ -152,3 +152,54 @@ async def test_a_body_shorter_than_its_content_length_then_eof_is_no_500_and_no_
     # The client said it was done sending: the request cannot be answered, only closed (or refused).
     assert reply == b"" or reply.startswith(b"HTTP/1.1 400"), reply[:200]
     assert backend.calls == []
+
+
+# --- large bodies are decoded off the event loop, with the same outcomes ------------------
+
+LARGE_TEXT = "a" * (200 * 1024)  # past bridge.body.INLINE_BYTES
+
+
+async def test_a_large_body_is_decoded_like_a_small_one(client: Client, backend: FakeBackend) -> None:
+    resp = await post(client, orjson.dumps({"model": "gpt-test", "input": LARGE_TEXT}))
+
+    assert resp.status == 200, await resp.read()
+    [sent] = backend.requests("create_response")
+    assert sent is not None and sent.input_text == LARGE_TEXT  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "param", "code"),
+    [
+        pytest.param("/v1/responses", b'{"model":"gpt-test","input":"' + LARGE_TEXT.encode(), None, "invalid_json", id="broken JSON"),
+        pytest.param(
+            "/v1/responses",
+            orjson.dumps({"model": "gpt-test", "input": LARGE_TEXT, "temperature": "hot"}),
+            "temperature",
+            "invalid_type",
+            id="a param of the wrong type",
+        ),
+        pytest.param(
+            "/v1/responses/input_tokens",
+            orjson.dumps({"input": LARGE_TEXT, "stream": True}),
+            "stream",
+            "unknown_parameter",
+            id="a count with a create-only field",
+        ),
+        pytest.param(
+            "/v1/responses",
+            orjson.dumps({"model": "gpt-test", "input": LARGE_TEXT, "tools": [{"type": "web_search"}] * 129}),
+            "tools",
+            "array_above_max_length",
+            id="129 tools",
+        ),
+    ],
+)
+async def test_a_large_bad_body_is_refused_like_a_small_one(
+    client: Client, backend: FakeBackend, path: str, data: bytes, param: str | None, code: str
+) -> None:
+    resp = await client.post(path, data=data, headers={"Content-Type": "application/json"})
+
+    assert resp.status == 400
+    error = await error_of(resp)
+    assert (error["param"], error["code"]) == (param, code)
+    assert backend.calls == []

@@ -7,10 +7,12 @@ other half of the contract: fields real clients send are accepted, not refused.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
 import gzip
 import io
+import time
 import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -447,3 +449,56 @@ async def test_sdk_accepts_real_client_fields_together(gateway: Gateway, client:
     assert response.status == "completed"
     assert response.output_text == "You said: hi (turn 1)"
     assert response.metadata == {"project": "alpha"}
+
+
+# --- huge requests are refused without stalling everyone else ----------------------------
+
+HUGE = {
+    "100k-tools": body(tools=[{"type": "function", "name": f"f{i}", "parameters": {"type": "object"}} for i in range(100_000)]),
+    "100k-input-items": body(input=[{"role": "user", "content": "x"} for _ in range(100_000)]),
+    "100k-metadata-entries": body(metadata={f"k{i}": "v" for i in range(100_000)}),
+}
+
+
+async def healthz_while(http: aiohttp.ClientSession, busy: asyncio.Task[Any]) -> list[float]:
+    """Asking /healthz again and again (5 ms apart) until `busy` is done: the seconds between answers.
+
+    Gaps, not latencies: a loop blocked between two probes shows too.
+    """
+    gaps = []
+    last = time.perf_counter()
+    while not busy.done():
+        async with http.get("/healthz") as resp:
+            assert resp.status == 200
+            await resp.read()
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+        await asyncio.sleep(0.005)
+    return gaps
+
+
+@pytest.mark.parametrize("name", HUGE)
+async def test_a_huge_request_is_refused_while_healthz_stays_quick(gateway: Gateway, http: aiohttp.ClientSession, name: str) -> None:
+    """The counts are checked before the work they bound, and a large body is decoded off the event loop."""
+    data = orjson.dumps(HUGE[name])  # encoded before the clock starts: the test shares the gateway's event loop
+    async with http.get("/healthz") as resp:  # a warm connection for the probe
+        assert resp.status == 200
+
+    async def create() -> tuple[int, bytes]:
+        async with aiohttp.ClientSession(base_url=gateway.http_url) as other:
+            async with other.post("/v1/responses", data=io.BytesIO(data), headers={"Content-Type": "application/json"}) as resp:
+                return resp.status, await resp.read()
+
+    busy = asyncio.create_task(create())
+    gaps = await healthz_while(http, busy)
+    status, raw = await busy
+
+    assert status == 400, raw[:300]
+    assert orjson.loads(raw)["error"]["code"] in ("array_above_max_length", "object_above_max_properties")
+    assert gateway.upstream_bodies() == []
+    assert len(gaps) >= 2, gaps
+    # Before the limits were checked first and the decoding left the loop: gaps of 1.7-5 s (100k tools, 100k
+    # items); now 20-100 ms here, the longest a single orjson.loads holds the GIL. Generous: the machine is
+    # slow and shared.
+    assert max(gaps) < 0.3, f"/healthz went unanswered for up to {max(gaps) * 1000:.0f} ms while {name} was refused"

@@ -235,9 +235,31 @@ def test_the_conversation_refusal_points_to_previous_response_id() -> None:
 
 
 def test_an_input_with_more_than_10000_items_is_refused() -> None:
-    req = request_from_json(body(input=[user_message()] * 10_001))
+    req = with_items(*[ipb.Item(message=ipb.MessageItem(role="user", text="hi"))] * 10_001)
     error = assert_refused(req, "input", "array_above_max_length")
-    assert "10000" in error.message
+    assert "10000" in error.message and "10001" in error.message
+
+
+def test_more_than_128_tools_are_refused_before_any_is_looked_at() -> None:
+    # Tools of no kind at all: the count is the first thing checked.
+    error = assert_refused(grpc_request(tools=[pb.Tool()] * 129), "tools", "array_above_max_length")
+    assert "128" in error.message and "129" in error.message
+    validate_create(request_from_json(body(tools=[function_tool(f"f{i}") for i in range(128)])))
+
+
+@pytest.mark.parametrize(
+    ("extra", "param", "code"),
+    [
+        pytest.param({"input": [{"bad": "item"}] * 10_001}, "input", "array_above_max_length", id="10,001 input items"),
+        pytest.param({"tools": [{"bad": "tool"}] * 129}, "tools", "array_above_max_length", id="129 tools"),
+        pytest.param({"metadata": {f"k{i}": i for i in range(17)}}, "metadata", "object_above_max_properties", id="17 metadata entries"),
+    ],
+)
+def test_the_codec_refuses_an_oversized_array_before_decoding_its_elements(extra: dict[str, Any], param: str, code: str) -> None:
+    """Elements that would each be refused are not looked at: the count comes first."""
+    with pytest.raises(InvalidRequest) as caught:
+        request_from_json(body(**extra))
+    assert (caught.value.param, caught.value.code) == (param, code)
 
 
 def test_the_first_broken_rule_is_the_one_reported() -> None:
@@ -528,7 +550,7 @@ def test_a_string_too_long_is_refused_naming_it(fields: dict[str, Any], param: s
 
 
 def test_metadata_with_more_than_16_entries_is_refused() -> None:
-    req = request_from_json(body(metadata={f"k{i}": "v" for i in range(17)}))
+    req = grpc_request(metadata={f"k{i}": "v" for i in range(17)})
     error = assert_refused(req, "metadata", "object_above_max_properties")
     assert "17" in error.message
 

@@ -9,9 +9,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.bridge.backend import Backend, Caller
-from responses_gateway.bridge.body import content_coding, inflate, read_body
+from responses_gateway.bridge.body import decode_body
 from responses_gateway.bridge.errors import CALLER, openai_errors
 from responses_gateway.bridge.openapi import openapi
 from responses_gateway.bridge.sse import write_sse
@@ -37,7 +38,8 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-async def _read_json(request: web.Request) -> Any:
+async def _read_request(request: web.Request, fields: frozenset[str] | None = None) -> pb.CreateResponseRequest:
+    """The body of a create (or of a count, whose `fields` are the only ones allowed), decoded (bridge.body)."""
     if request.content_type != "application/json":
         raise InvalidRequest(
             f"Unsupported content type: '{request.content_type}'. This API method only accepts "
@@ -45,16 +47,23 @@ async def _read_json(request: web.Request) -> Any:
             f"'Content-Type: {request.content_type}'. Please try again with a supported content type.",
             code="unsupported_content_type",
         )
-    coding = content_coding(request)
-    raw = inflate(await read_body(request), coding, request.client_max_size)
+    return await decode_body(request, lambda raw: _decode_request(raw, fields))
+
+
+def _decode_request(raw: bytes, fields: frozenset[str] | None) -> pb.CreateResponseRequest:
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise InvalidRequest(
             "We could not parse the JSON body of your request. The API expects a JSON payload, "
             "but what was sent was not valid JSON.",
             code="invalid_json",
         ) from None
+    if fields is not None and isinstance(body, dict):
+        for key in body:
+            if key not in fields:
+                raise unknown(key)
+    return request_from_json(body)
 
 
 def _response_id(request: web.Request) -> str:
@@ -64,8 +73,7 @@ def _response_id(request: web.Request) -> str:
 
 async def create_response(request: web.Request) -> web.StreamResponse:
     """POST /v1/responses: JSON, or SSE when `stream` is true."""
-    body = await _read_json(request)
-    req = request_from_json(body)
+    req = await _read_request(request)
     backend = request.app[BACKEND]
     if not req.stream:
         return _json(response_to_json(await backend.create_response(req, _credential(request))))
@@ -165,12 +173,8 @@ _COUNT_FIELDS = frozenset(
 
 async def count_input_tokens(request: web.Request) -> web.Response:
     """POST /v1/responses/input_tokens"""
-    body = await _read_json(request)
-    if isinstance(body, dict):
-        for key in body:
-            if key not in _COUNT_FIELDS:
-                raise unknown(key)
-    counted = await request.app[BACKEND].count_input_tokens(request_from_json(body), _credential(request))
+    req = await _read_request(request, _COUNT_FIELDS)
+    counted = await request.app[BACKEND].count_input_tokens(req, _credential(request))
     return _json({"object": "response.input_tokens", "input_tokens": counted.input_tokens})
 
 

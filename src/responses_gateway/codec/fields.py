@@ -62,6 +62,26 @@ def invalid_value(param: str, value: Any, supported: tuple[str, ...] = ()) -> In
     return InvalidRequest(message, code="invalid_value", param=param)
 
 
+def array_too_long(param: str, limit: int, length: int) -> InvalidRequest:
+    """OpenAI's 400 for an array over its maximum length."""
+    return InvalidRequest(
+        f"Invalid '{param}': array too long. Expected an array with maximum length {limit}, "
+        f"but got an array with length {length} instead.",
+        code="array_above_max_length",
+        param=param,
+    )
+
+
+def too_many_properties(param: str, limit: int, count: int) -> InvalidRequest:
+    """OpenAI's 400 for an object with more properties than allowed."""
+    return InvalidRequest(
+        f"Invalid '{param}': too many properties. Expected an object with at most {limit} properties, "
+        f"but got an object with {count} properties instead.",
+        code="object_above_max_properties",
+        param=param,
+    )
+
+
 def missing(param: str) -> InvalidRequest:
     """OpenAI's 400 for a required parameter that is absent."""
     return InvalidRequest(f"Missing required parameter: '{param}'.", code="missing_required_parameter", param=param)

@@ -14,6 +14,7 @@ from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.codec.fields import (
     JSONObject,
+    array_too_long,
     as_object,
     check_depth,
     check_id,
@@ -27,9 +28,18 @@ from responses_gateway.codec.fields import (
     get_str,
     invalid_type,
     req_str,
+    too_many_properties,
     unknown,
 )
 from responses_gateway.codec.items import item_to_json, items_from_json
+
+# Counts a create may not exceed (OpenAI's: 128 tools, 16 metadata entries; the
+# gateway's own: 10,000 input items). Checked first (_check_counts), so an
+# oversized body costs no more than its parse; the service checks them again
+# for gRPC callers.
+MAX_INPUT_ITEMS = 10_000
+MAX_TOOLS = 128
+MAX_METADATA = 16
 
 # Fields newer SDKs know that the gateway does not interpret; accepted and
 # passed through to Responses upstreams, never refused.
@@ -49,6 +59,7 @@ def request_from_json(body: Any) -> pb.CreateResponseRequest:
     """Decode a client's create body; raises InvalidRequest naming the param."""
     if not isinstance(body, dict):
         raise invalid_type("body", "an object", body)
+    _check_counts(body)
     check_depth(body)
     req = pb.CreateResponseRequest()
     for key, value in body.items():
@@ -62,6 +73,17 @@ def request_from_json(body: Any) -> pb.CreateResponseRequest:
         else:
             raise unknown(key)
     return req
+
+
+def _check_counts(body: JSONObject) -> None:
+    """The arrays and objects the gateway bounds, checked before anything walks them."""
+    for key, limit in (("input", MAX_INPUT_ITEMS), ("tools", MAX_TOOLS)):
+        value = body.get(key)
+        if isinstance(value, list) and len(value) > limit:
+            raise array_too_long(key, limit, len(value))
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and len(metadata) > MAX_METADATA:
+        raise too_many_properties("metadata", MAX_METADATA, len(metadata))
 
 
 def _read_input(req: pb.CreateResponseRequest, body: JSONObject) -> None:

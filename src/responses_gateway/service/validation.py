@@ -12,8 +12,17 @@ from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.codec.items import ENCRYPTED_REASONING, ROLES
-from responses_gateway.codec.fields import check_depth, check_id, invalid_type, invalid_value, missing, unknown
-from responses_gateway.codec.request import PASSTHROUGH_FIELDS
+from responses_gateway.codec.fields import (
+    array_too_long,
+    check_depth,
+    check_id,
+    invalid_type,
+    invalid_value,
+    missing,
+    too_many_properties,
+    unknown,
+)
+from responses_gateway.codec.request import MAX_INPUT_ITEMS, MAX_METADATA, MAX_TOOLS, PASSTHROUGH_FIELDS
 from responses_gateway.errors import InvalidRequest
 
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
@@ -34,7 +43,6 @@ INCLUDABLE = (
     "computer_call_output.output.image_url",
 )
 FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-MAX_INPUT_ITEMS = 10_000
 
 
 def _range(param: str, value: float, low: float, high: float | None, kind: str = "decimal") -> None:
@@ -75,7 +83,7 @@ def validate_create(req: pb.CreateResponseRequest) -> None:
         raise missing("model")
     if req.WhichOneof("input") is None:
         raise missing("input")
-    _validate_input_length(req)
+    _validate_counts(req)
     if req.HasField("conversation"):
         raise InvalidRequest(
             "The 'conversation' parameter is not supported by this gateway; use 'previous_response_id'.",
@@ -99,19 +107,17 @@ def validate_create(req: pb.CreateResponseRequest) -> None:
 
 def validate_count(req: pb.CreateResponseRequest) -> None:
     """What counting input tokens checks before it loads anything: the input as a create checks it, and the ids' shape."""
-    _validate_input_length(req)
+    _validate_counts(req)
     _validate_items(req)
     if req.HasField("previous_response_id"):
         check_id("previous_response_id", req.previous_response_id)
 
 
-def _validate_input_length(req: pb.CreateResponseRequest) -> None:
+def _validate_counts(req: pb.CreateResponseRequest) -> None:
     if len(req.input_items.items) > MAX_INPUT_ITEMS:
-        raise InvalidRequest(
-            f"Invalid 'input': array too long. Expected an array with maximum length {MAX_INPUT_ITEMS}.",
-            code="array_above_max_length",
-            param="input",
-        )
+        raise array_too_long("input", MAX_INPUT_ITEMS, len(req.input_items.items))
+    if len(req.tools) > MAX_TOOLS:
+        raise array_too_long("tools", MAX_TOOLS, len(req.tools))
 
 
 def _validate_items(req: pb.CreateResponseRequest) -> None:
@@ -266,13 +272,8 @@ def _validate_tools(req: pb.CreateResponseRequest) -> None:
 
 
 def _validate_metadata(req: pb.CreateResponseRequest) -> None:
-    if len(req.metadata) > 16:
-        raise InvalidRequest(
-            "Invalid 'metadata': too many properties. Expected an object with at most 16 properties, "
-            f"but got an object with {len(req.metadata)} properties instead.",
-            code="object_above_max_properties",
-            param="metadata",
-        )
+    if len(req.metadata) > MAX_METADATA:
+        raise too_many_properties("metadata", MAX_METADATA, len(req.metadata))
     for key, value in req.metadata.items():
         _max_length(f"metadata.{key}", key, 64)
         _max_length(f"metadata.{key}", value, 512)
