@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from schemathesis.specs.openapi.adapter.validators import validate_v3
 
 from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.bridge import app as bridge_app
@@ -169,7 +170,7 @@ def test_each_enum_of_the_create_body_is_the_services(enum: Callable[[], list[st
 
 
 def test_the_restated_constants_are_the_services() -> None:
-    for name in ("EFFORTS", "SUMMARIES", "VERBOSITIES", "TRUNCATIONS", "TOOL_CHOICE_MODES", "SERVICE_TIERS", "TEXT_FORMATS", "INCLUDABLE", "MAX_INPUT_ITEMS"):
+    for name in ("EFFORTS", "SUMMARIES", "VERBOSITIES", "TRUNCATIONS", "TOOL_CHOICE_MODES", "SERVICE_TIERS", "TEXT_FORMATS", "INCLUDABLE"):
         assert getattr(openapi, name) == getattr(validation, name), name
     assert openapi.FUNCTION_NAME_PATTERN == f"^{validation.FUNCTION_NAME.pattern}$"
     assert openapi.ID_PATTERN == f"^{fields._ID.pattern}$"
@@ -229,6 +230,18 @@ def test_each_documented_max_length_is_the_services(name: str) -> None:
 
     assert _accepted(_valid_request(**{name: "x" * limit}))
     assert not _accepted(_valid_request(**{name: "x" * (limit + 1)}))
+
+
+def test_the_documented_array_limits_are_the_services() -> None:
+    most_items = _prop("CreateResponseBody", "input")["oneOf"][1]["maxItems"]
+    most_tools = _prop("CreateResponseBody", "tools")["maxItems"]
+    item = ipb.Item(message=ipb.MessageItem(role="user", text="hi"))
+    tool = pb.Tool(hosted_json='{"type": "web_search"}')
+
+    assert _accepted(pb.CreateResponseRequest(model="m", input_items=ipb.ItemList(items=[item] * most_items)))
+    assert not _accepted(pb.CreateResponseRequest(model="m", input_items=ipb.ItemList(items=[item] * (most_items + 1))))
+    assert _accepted(_valid_request(tools=[tool] * most_tools))
+    assert not _accepted(_valid_request(tools=[tool] * (most_tools + 1)))
 
 
 def test_the_documented_metadata_limits_are_the_services() -> None:

@@ -1,8 +1,9 @@
 """GET /openapi.json: the OpenAPI 3.1 document of the bridge's HTTP surface.
 
 The document is what the code accepts, so it cannot drift silently:
-- the item, part and role enums and the pass-through fields come from the
-  codec, which decodes them;
+- the item, part, role and event enums, the pass-through fields, the id
+  shape and the count limits (input items, tools, metadata) come from the
+  codec, which decodes and bounds them;
 - the value rules the service enforces (efforts, truncation modes, include
   values, ranges, lengths…) are restated below, because the bridge may not
   import the service (pyproject.toml, [tool.importlinter]);
@@ -23,7 +24,7 @@ from aiohttp import web
 from responses_gateway.codec.events import EVENT_TYPES, LIFECYCLE_CASES
 from responses_gateway.codec.fields import MAX_ID_LENGTH
 from responses_gateway.codec.items import IMAGE_DETAILS, ITEM_TYPES, PART_TYPES, ROLES
-from responses_gateway.codec.request import PASSTHROUGH_FIELDS
+from responses_gateway.codec.request import MAX_INPUT_ITEMS, MAX_METADATA, MAX_TOOLS, PASSTHROUGH_FIELDS
 
 # --- the service's value rules (service/validation.py), restated -------------
 
@@ -46,8 +47,6 @@ INCLUDABLE = (
     "computer_call_output.output.image_url",
 )
 FUNCTION_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
-MAX_INPUT_ITEMS = 10_000
-METADATA_MAX_PROPERTIES = 16
 METADATA_KEY_MAX_LENGTH = 64
 METADATA_VALUE_MAX_LENGTH = 512
 # Parameter → (minimum, maximum or None), as validation._validate_sampling checks them.
@@ -293,7 +292,7 @@ def _config_schemas() -> dict[str, Schema]:
         "TextConfig": _obj({"format": _nullable(_ref("TextFormat")), "verbosity": _enum(VERBOSITIES, nullable=True)}),
         "Metadata": {
             "type": ["object", "null"],
-            "maxProperties": METADATA_MAX_PROPERTIES,
+            "maxProperties": MAX_METADATA,
             "propertyNames": {"maxLength": METADATA_KEY_MAX_LENGTH},
             "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_MAX_LENGTH},
         },
@@ -317,7 +316,7 @@ def _create_properties() -> dict[str, Schema]:
         "stream": bool_,
         "stream_options": _nullable(_obj({"include_obfuscation": bool_})),
         "background": {"enum": [False, None], "description": "Background mode is not supported yet: true is a 400."},
-        "tools": {"type": ["array", "null"], "items": _ref("Tool")},
+        "tools": {"type": ["array", "null"], "items": _ref("Tool"), "maxItems": MAX_TOOLS},
         "tool_choice": _nullable(_ref("ToolChoice")),
         "parallel_tool_calls": bool_,
         "max_output_tokens": _ranged("max_output_tokens", "integer"),
