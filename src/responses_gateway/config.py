@@ -311,6 +311,9 @@ class Settings(BaseSettings):
     backend_target: str = "127.0.0.1:50051"
     database_url: str = "sqlite+aiosqlite:///./responses-gateway.db"
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # Seconds an HTTP client has to send a request's headers (an idle keep-alive connection is closed after as
+    # long), and again its body (else 408): no client holds a connection by trickling. Above proxies' 60 s idle.
+    http_read_timeout: float = Field(default=75.0, gt=0)
     # The tenant of every call in `open` auth mode.
     tenant_id: str = "default"
     auth: AuthConfig = AuthConfig()

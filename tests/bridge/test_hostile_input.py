@@ -7,10 +7,13 @@ the backend is checked by its recorded calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
+import time
 import tracemalloc
 import zlib
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,6 +21,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from responses_gateway.bridge.server import run_bridge
+from responses_gateway.config import Settings
 from tests.bridge.fakes import FakeBackend, error_of, serve
 
 Client = TestClient[web.Request, web.Application]
@@ -121,18 +126,53 @@ async def test_a_compressed_body_just_under_the_limit_is_accepted(backend: FakeB
         assert resp.status == 200, await resp.read()
 
 
-# --- a body that does not arrive as announced --------------------------------------
+# --- a request that does not arrive as announced, or arrives too slowly ------------------
+
+READ_TIMEOUT = 0.5
 
 
-async def exchange(client: Client, request: bytes, *, half_close: bool = False, timeout: float = 10) -> bytes:
+@pytest.fixture
+async def slow_client(backend: FakeBackend) -> Any:
+    """The bridge with a short read timeout."""
+    async with serve(backend, read_timeout=READ_TIMEOUT) as client:
+        yield client
+
+
+async def exchange(port: int, request: bytes, *, half_close: bool = False, timeout: float = 10) -> bytes:
     """Send raw bytes on a fresh connection; everything the server answers before closing it."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(request)
         await writer.drain()
         if half_close:
             writer.write_eof()
         return await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        writer.close()
+
+
+async def received(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sends until it closes (a reset after a reply still leaves the reply)."""
+    data = b""
+    with contextlib.suppress(ConnectionError):
+        while chunk := await reader.read(65536):
+            data += chunk
+    return data
+
+
+async def trickle(client: Client, first: bytes, byte: bytes, *, seconds: float = 5) -> tuple[bytes, float]:
+    """Send `first`, then `byte` every 0.1 s until the server closes (or `seconds` pass): its reply, and when it closed."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    started = time.monotonic()
+    reply = asyncio.create_task(received(reader))
+    try:
+        writer.write(first)
+        while not reply.done() and time.monotonic() - started < seconds:
+            with contextlib.suppress(ConnectionError):
+                writer.write(byte)
+                await writer.drain()
+            await asyncio.sleep(0.1)
+        return await asyncio.wait_for(reply, 5), time.monotonic() - started
     finally:
         writer.close()
 
@@ -147,7 +187,7 @@ def head(length: int, *, extra: str = "") -> bytes:
 async def test_a_body_shorter_than_its_content_length_then_eof_is_no_500_and_no_hang(
     client: Client, backend: FakeBackend
 ) -> None:
-    reply = await exchange(client, head(len(BODY) + 100) + BODY, half_close=True)
+    reply = await exchange(client.port, head(len(BODY) + 100) + BODY, half_close=True)
 
     # The client said it was done sending: the request cannot be answered, only closed (or refused).
     assert reply == b"" or reply.startswith(b"HTTP/1.1 400"), reply[:200]
@@ -202,4 +242,103 @@ async def test_a_large_bad_body_is_refused_like_a_small_one(
     assert resp.status == 400
     error = await error_of(resp)
     assert (error["param"], error["code"]) == (param, code)
+    assert backend.calls == []
+
+
+async def test_a_client_trickling_its_headers_is_disconnected(slow_client: Client, backend: FakeBackend) -> None:
+    # A byte every 0.1 s: never idle for long, never done.
+    reply, closed_after = await trickle(slow_client, b"POST /v1/responses HTTP/1.1\r\nHost: gw\r\nX-Slow: ", b"a")
+
+    assert closed_after < READ_TIMEOUT + 2, "the connection outlived the read timeout"
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 4"), reply[:200]
+    assert backend.calls == []
+
+
+async def test_a_client_that_sends_half_its_headers_and_waits_is_disconnected(slow_client: Client, backend: FakeBackend) -> None:
+    started = time.monotonic()
+    reply = await exchange(slow_client.port, b"POST /v1/responses HTTP/1.1\r\nHost: gw\r\n", timeout=10)
+
+    assert time.monotonic() - started < READ_TIMEOUT + 2
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert backend.calls == []
+
+
+async def test_a_client_that_stops_sending_its_body_gets_a_408(slow_client: Client, backend: FakeBackend) -> None:
+    started = time.monotonic()
+    reply = await exchange(slow_client.port, head(len(BODY) + 100) + BODY, timeout=10)
+
+    assert time.monotonic() - started < READ_TIMEOUT + 2
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert b'"type":"invalid_request_error"' in reply
+    assert b"connection: close" in reply.lower()
+    assert backend.calls == []
+
+
+async def test_a_client_trickling_its_body_gets_a_408(slow_client: Client, backend: FakeBackend) -> None:
+    reply, closed_after = await trickle(slow_client, head(len(BODY) * 100), b" ")
+
+    assert closed_after < READ_TIMEOUT + 3, "the connection outlived the read timeout"
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert b'"code":"request_timeout"' in reply
+    assert backend.calls == []
+
+
+async def test_a_keep_alive_connection_serves_requests_after_the_read_timeout(slow_client: Client, backend: FakeBackend) -> None:
+    """The timeout bounds reading one request; a prompt client on a reused connection is not cut off."""
+    for _ in range(6):
+        resp = await post(slow_client, BODY)
+        assert resp.status == 200
+        await asyncio.sleep(READ_TIMEOUT / 4)
+    assert len(backend.requests("create_response")) == 6
+
+
+async def test_a_chunked_body_whose_framing_breaks_midway_is_no_hang(slow_client: Client, backend: FakeBackend) -> None:
+    """aiohttp's parser drops the body it was feeding (the handler would wait for it forever): the read timeout ends it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", slow_client.port)
+    try:
+        writer.write(
+            b"POST /v1/responses HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"mod\r\n"
+        )
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the handler is reading the body by now
+        writer.write(b"zz\r\nel\"\r\n0\r\n\r\n")
+        reply = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+    assert reply.startswith((b"HTTP/1.1 400", b"HTTP/1.1 408")), reply[:300]
+    assert b'"type":"invalid_request_error"' in reply
+    assert backend.calls == []
+
+
+async def test_a_body_shorter_than_its_content_length_then_a_closed_connection_is_no_500(
+    client: Client, backend: FakeBackend
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(head(len(BODY) + 100) + BODY)
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.2)  # the handler meets the closed connection
+
+    resp = await post(client, BODY)  # and the bridge goes on serving
+    assert resp.status == 200
+    assert len(backend.calls) == 1
+
+
+async def test_the_listener_applies_the_configured_read_timeout(tmp_path: Path, backend: FakeBackend) -> None:
+    settings = Settings(
+        http_port=0, http_read_timeout=READ_TIMEOUT, database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}"
+    )
+    async with run_bridge(settings, backend) as bridge:  # type: ignore[arg-type]
+        started = time.monotonic()
+        half_headers, stalled_body = await asyncio.gather(
+            exchange(bridge.http_port, b"POST /v1/responses HTTP/1.1\r\nHost: gw\r\n"),
+            exchange(bridge.http_port, head(len(BODY) + 100) + BODY),
+        )
+        assert time.monotonic() - started < READ_TIMEOUT + 2
+
+    assert half_headers == b"" or half_headers.startswith(b"HTTP/1.1 4"), half_headers[:200]
+    assert stalled_body.startswith(b"HTTP/1.1 408"), stalled_body[:200]
     assert backend.calls == []

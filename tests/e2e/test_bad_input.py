@@ -8,11 +8,14 @@ other half of the contract: fields real clients send are accepted, not refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import io
+import logging
 import time
 import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +28,8 @@ import pytest
 from responses_gateway.api.v1 import responses_pb2, service_pb2
 from responses_gateway.errors import from_rpc_error
 
-from tests.e2e.conftest import Gateway
+from tests.e2e.conftest import FAKE_KEY_ENV, Gateway, gateway_settings, serve
+from tests.upstreams.openai_responses import FakeOpenAIResponses
 
 BASE = {"model": "gpt-5.4", "input": "hi"}
 
@@ -502,3 +506,53 @@ async def test_a_huge_request_is_refused_while_healthz_stays_quick(gateway: Gate
     # items); now 20-100 ms here, the longest a single orjson.loads holds the GIL. Generous: the machine is
     # slow and shared.
     assert max(gaps) < 0.3, f"/healthz went unanswered for up to {max(gaps) * 1000:.0f} ms while {name} was refused"
+
+
+# --- slow and short requests: cut off, never a hang, never a 500 -------------------------------
+
+
+async def raw_exchange(port: int, request: bytes, *, close: bool = False) -> bytes:
+    """Send raw bytes on a fresh connection (then close it, with `close`); what the gateway answers before closing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        if close:
+            return b""
+        data = b""
+        with contextlib.suppress(ConnectionError):
+            while chunk := await asyncio.wait_for(reader.read(65536), 10):
+                data += chunk
+        return data
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("mode", ["inprocess", "remote"])
+async def test_slow_and_short_requests_are_cut_off_and_the_gateway_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    upstream = FakeOpenAIResponses(api_key="sk-upstream-secret")
+    monkeypatch.setenv(FAKE_KEY_ENV, "sk-upstream-secret")
+    settings = gateway_settings(tmp_path, await upstream.start(), http_read_timeout=0.5)
+    head = b"POST /v1/responses HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    try:
+        async with serve(settings, mode) as (http_url, _, _):
+            port = int(http_url.rsplit(":", 1)[1])
+            started = time.monotonic()
+            half_headers, stalled_body, _ = await asyncio.gather(
+                raw_exchange(port, b"POST /v1/responses HTTP/1.1\r\nHost: gw\r\n"),
+                raw_exchange(port, head + b'{"model":"gpt-5.4",'),
+                raw_exchange(port, head + b'{"model":"gpt-5.4",', close=True),  # shorter than announced, then gone
+            )
+            assert time.monotonic() - started < 3, "a connection outlived the read timeout"
+            assert half_headers == b"" or half_headers.startswith(b"HTTP/1.1 4"), half_headers[:200]
+            assert stalled_body.startswith(b"HTTP/1.1 408"), stalled_body[:200]
+            assert b'"code":"request_timeout"' in stalled_body
+
+            async with aiohttp.ClientSession(base_url=http_url) as http, http.post("/v1/responses", json=BASE) as resp:
+                assert resp.status == 200
+    finally:
+        await upstream.close()
+    assert len([r for r in upstream.requests if r.method == "POST"]) == 1  # the good request's only
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -12,7 +12,7 @@ from aiohttp import web
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.bridge.backend import Backend, Caller
-from responses_gateway.bridge.body import decode_body
+from responses_gateway.bridge.body import READ_TIMEOUT, decode_body
 from responses_gateway.bridge.errors import CALLER, openai_errors
 from responses_gateway.bridge.openapi import openapi
 from responses_gateway.bridge.sse import write_sse
@@ -201,13 +201,29 @@ async def readyz(request: web.Request) -> web.Response:
     raise NotReady()
 
 
-def create_app(backend: Backend, *, max_body_bytes: int = 32 * 1024 * 1024) -> web.Application:
-    """The bridge app over a backend; the caller owns the backend's lifetime."""
+def create_app(
+    backend: Backend, *, max_body_bytes: int = 32 * 1024 * 1024, read_timeout: float = 75.0
+) -> web.Application:
+    """The bridge app over a backend; the caller owns the backend's lifetime.
+
+    `read_timeout`: seconds a client has to send a request's headers (aiohttp's
+    keep-alive timer, which also closes a connection idle that long between
+    requests) and then its body (bridge.body). A body left unread (a refusal
+    before reading it, a 408) is drained for at most as long (aiohttp's
+    lingering, 10 s by default) before the connection closes.
+    """
     # The bridge undoes Content-Encoding itself (bridge.body), within the size limit.
     app = web.Application(
-        middlewares=[openai_errors], client_max_size=max_body_bytes, handler_args={"auto_decompress": False}
+        middlewares=[openai_errors],
+        client_max_size=max_body_bytes,
+        handler_args={
+            "auto_decompress": False,
+            "keepalive_timeout": read_timeout,
+            "lingering_time": min(10.0, read_timeout),
+        },
     )
     app[BACKEND] = backend
+    app[READ_TIMEOUT] = read_timeout
     app.router.add_post("/v1/responses", create_response)
     app.router.add_post("/v1/responses/input_tokens", count_input_tokens)
     app.router.add_get("/v1/responses/{response_id}", get_response)

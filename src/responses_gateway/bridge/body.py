@@ -33,6 +33,8 @@ from responses_gateway.errors import BadHTTPRequest, GatewayError, InvalidReques
 
 T = TypeVar("T")
 
+# Seconds a client has to send a request's body once its headers are in (set by create_app).
+READ_TIMEOUT = web.AppKey("read_timeout", float)
 # A body up to this size (not compressed) is decoded on the loop: below it a thread hop costs more than the decoding.
 INLINE_BYTES = 64 * 1024
 _DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="body-decoder")
@@ -91,9 +93,16 @@ def _collection_paused() -> Iterator[None]:
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The raw body (still compressed, if it is), at most `client_max_size` bytes on the wire (413 past it)."""
+    """The raw body (still compressed, if it is), at most `client_max_size` bytes on the wire (413 past it),
+    within READ_TIMEOUT seconds (408 past it: a client trickling its body, or one that sent less than its
+    Content-Length and waits, would otherwise hold the connection and this handler forever)."""
     try:
-        return await request.read()
+        async with asyncio.timeout(request.app[READ_TIMEOUT]):
+            return await request.read()
+    except TimeoutError:
+        error = BadHTTPRequest("The request body was not received in time.", status=408)
+        error.code = "request_timeout"
+        raise error from None
     except (web.RequestPayloadError, ConnectionResetError):
         # A chunked body that breaks its framing, or a client gone before its Content-Length was sent.
         raise BadHTTPRequest("The request body could not be read in full.", status=400) from None

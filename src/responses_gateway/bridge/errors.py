@@ -41,9 +41,12 @@ def error_response(exc: GatewayError) -> web.Response:
         headers["retry-after-ms"] = str(int(exc.retry_after * 1000))
     if isinstance(exc, _NOT_WORTH_RETRYING):
         headers["x-should-retry"] = "false"
-    return web.Response(
+    response = web.Response(
         body=orjson.dumps(exc.to_json()), status=exc.http_status, content_type="application/json", headers=headers
     )
+    if exc.http_status == 408:  # the body was not read in full: the connection cannot carry another request
+        response.force_close()
+    return response
 
 
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> GatewayError:

@@ -26,7 +26,7 @@ class BridgeRuntime:
 @contextlib.asynccontextmanager
 async def run_bridge(settings: Settings, backend: Backend) -> AsyncIterator[BridgeRuntime]:
     """Serve the HTTP bridge over a backend until the context exits; the caller owns the backend."""
-    app = create_app(backend, max_body_bytes=settings.max_body_bytes)
+    app = create_app(backend, max_body_bytes=settings.max_body_bytes, read_timeout=settings.http_read_timeout)
     # handler_cancellation: a client that disconnects cancels its handler,
     # which closes the stream from the service and so the upstream call.
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=5)
