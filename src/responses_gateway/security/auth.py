@@ -20,6 +20,7 @@ from typing import Literal
 from responses_gateway.config import Settings
 from responses_gateway.errors import Unauthenticated
 from responses_gateway.security.keys import hash_key
+from responses_gateway.security.limits import Limits
 from responses_gateway.store import Store, keys
 
 AuthMode = Literal["required", "open"]
@@ -40,8 +41,7 @@ class Principal:
 
     tenant_id: str
     key_id: str | None = None
-    rpm: int | None = None
-    tpm: int | None = None
+    limits: Limits = Limits()
     monthly_tokens: int | None = None
 
 
@@ -95,19 +95,20 @@ class Authenticator:
         """The caller behind an `Authorization` header value (`Bearer KEY`); in open mode, the open tenant."""
         if self.mode == "open":
             return self._open
-        key = _bearer(authorization)
-        if key is None:
-            raise Unauthenticated(MISSING_KEY_MESSAGE, code="invalid_api_key")
-        digest = hash_key(key)
         now = self._clock()
-        cached = self._cache.get(digest)
+        # Cached by the header as sent: a repeat caller costs one dict lookup, no parsing or hashing.
+        cached = self._cache.get(authorization) if authorization else None
         if cached is not None and cached[1] > now:
             principal = cached[0]
         else:
-            principal = await self._look_up(digest)
+            key = _bearer(authorization)
+            if key is None:
+                raise Unauthenticated(MISSING_KEY_MESSAGE, code="invalid_api_key")
+            assert authorization is not None
+            principal = await self._look_up(hash_key(key))
             if len(self._cache) >= MAX_CACHED_KEYS:
                 self._cache.clear()
-            self._cache[digest] = (principal, now + self._ttl)
+            self._cache[authorization] = (principal, now + self._ttl)
         if principal is None:
             raise Unauthenticated(INCORRECT_KEY_MESSAGE, code="invalid_api_key")
         return principal
@@ -121,7 +122,6 @@ class Authenticator:
         return Principal(
             tenant_id=record.tenant_id,
             key_id=record.id,
-            rpm=record.rpm,
-            tpm=record.tpm,
+            limits=Limits(rpm=record.rpm, tpm=record.tpm),
             monthly_tokens=record.monthly_tokens,
         )

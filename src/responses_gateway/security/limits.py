@@ -148,23 +148,22 @@ class MemoryRateLimiter:
         if limits.unlimited:
             return UNMEASURED
         now = self._clock()
-        requests = self._bucket(key, "requests", limits.rpm, now) if limits.rpm is not None else None
-        budget = self._bucket(key, "tokens", limits.tpm, now) if limits.tpm is not None else None
-
-        def state() -> LimitState:
-            return _state(limits, requests.level if requests else 0, budget.level if budget else 0)
-
-        if requests is not None and limits.rpm is not None and requests.level < 1:
-            return Verdict(state(), _too_many("requests", limits.rpm, (1 - requests.level) * 60.0 / limits.rpm))
-        if budget is not None and limits.tpm is not None:
-            if tokens > limits.tpm:
-                return Verdict(state(), _too_large(tokens, limits.tpm))
-            if budget.level < tokens:
-                return Verdict(state(), _too_many("tokens", limits.tpm, (tokens - budget.level) * 60.0 / limits.tpm))
-            budget.level -= tokens
-        if requests is not None:
-            requests.level -= 1
-        return Verdict(state())
+        rpm, tpm = limits.rpm, limits.tpm
+        requests = self._bucket(key, "requests", rpm, now) if rpm is not None else None
+        budget = self._bucket(key, "tokens", tpm, now) if tpm is not None else None
+        refusal: RateLimited | None = None
+        if requests is not None and rpm is not None and requests.level < 1:
+            refusal = _too_many("requests", rpm, (1 - requests.level) * 60.0 / rpm)
+        elif budget is not None and tpm is not None and tokens > tpm:
+            refusal = _too_large(tokens, tpm)
+        elif budget is not None and tpm is not None and budget.level < tokens:
+            refusal = _too_many("tokens", tpm, (tokens - budget.level) * 60.0 / tpm)
+        else:
+            if budget is not None:
+                budget.level -= tokens
+            if requests is not None:
+                requests.level -= 1
+        return Verdict(_state(limits, requests.level if requests else 0, budget.level if budget else 0), refusal)
 
     def refund(self, key: str, limits: Limits, tokens: int) -> None:
         bucket = self._buckets.get((key, "tokens"))

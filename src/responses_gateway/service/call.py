@@ -30,7 +30,7 @@ def caller_of(principal: Principal, headers: dict[str, str] | None = None) -> Ca
     return CallContext(
         tenant_id=principal.tenant_id,
         key_id=principal.key_id,
-        limits=Limits(rpm=principal.rpm, tpm=principal.tpm),
+        limits=principal.limits,
         monthly_tokens=principal.monthly_tokens,
         headers={} if headers is None else headers,
     )

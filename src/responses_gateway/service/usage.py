@@ -43,11 +43,20 @@ class UsageLedger:
         self._pending: dict[_Key, list[int]] = {}
         self._months: dict[str, tuple[str, int, float]] = {}  # key id -> (month, stored total, read at)
         self._task: asyncio.Task[None] | None = None
+        self._day = ""
+        self._day_ends = 0.0
+
+    def _today(self) -> str:
+        """The UTC day, formatted once per day rather than per response."""
+        now = self._clock()
+        if now >= self._day_ends:
+            self._day = time.strftime("%Y-%m-%d", time.gmtime(now))
+            self._day_ends = (now // 86400 + 1) * 86400
+        return self._day
 
     def record(self, ctx: CallContext, model: str, used: pb.Usage) -> None:
         """Add one finished response's usage (a request and its tokens)."""
-        day = time.strftime("%Y-%m-%d", time.gmtime(self._clock()))
-        totals = self._pending.setdefault((ctx.tenant_id, ctx.key_id or "", model, day), [0, 0, 0, 0, 0])
+        totals = self._pending.setdefault((ctx.tenant_id, ctx.key_id or "", model, self._today()), [0, 0, 0, 0, 0])
         totals[0] += 1
         totals[1] += used.input_tokens
         totals[2] += used.input_tokens_details.cached_tokens
