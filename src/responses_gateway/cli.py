@@ -18,9 +18,12 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from responses_gateway.config import Settings
+
+if TYPE_CHECKING:
+    from responses_gateway.store import Store
 
 log = logging.getLogger("responses_gateway")
 
@@ -189,75 +192,90 @@ async def _migrate(settings: Settings) -> None:
 
 async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     """The `keys` commands, against the database `serve` uses (migrated first)."""
-    from responses_gateway.security import key_admin
     from responses_gateway.store import Store
 
     store = await Store.open(settings.database_url)
     try:
         await store.migrate()
-        if args.keys_command == "create":
-            record, key = await key_admin.create_key(
-                store, args.tenant, name=args.name, rpm=args.rpm, tpm=args.tpm, monthly_tokens=args.monthly_tokens
-            )
-            if args.json:
-                print(json.dumps({"id": record.id, "key": key, "tenant": record.tenant_id, "name": record.name}))
-            else:
-                print(f"{key}\n\nkey id {record.id}, tenant {record.tenant_id}. The key is shown only now: store it safely.")
-            return 0
-        if args.keys_command == "list":
-            rows = [
-                {
-                    "id": r.id,
-                    "tenant": r.tenant_id,
-                    "name": r.name,
-                    "created_at": r.created_at,
-                    "revoked_at": r.revoked_at,
-                    "rpm": r.rpm,
-                    "tpm": r.tpm,
-                    "monthly_tokens": r.monthly_tokens,
-                }
-                for r in await key_admin.list_keys(store, args.tenant)
-            ]
-            if args.json:
-                print(json.dumps(rows))
-            else:
-                for row in rows:
-                    state = "revoked" if row["revoked_at"] else "active"
-                    print(f"{row['id']}  {row['tenant']}  {row['name'] or '-'}  {state}")
-            return 0
-        if args.keys_command == "usage":
-            since = args.since or datetime.date.today().replace(day=1).isoformat()
-            rows = [
-                {
-                    "tenant": r.tenant_id,
-                    "key_id": r.key_id or None,
-                    "model": r.model,
-                    "day": r.day,
-                    "requests": r.requests,
-                    "input_tokens": r.input_tokens,
-                    "cached_tokens": r.cached_tokens,
-                    "output_tokens": r.output_tokens,
-                    "reasoning_tokens": r.reasoning_tokens,
-                }
-                for r in await key_admin.usage_since(store, since, args.tenant)
-            ]
-            if args.json:
-                print(json.dumps(rows))
-            else:
-                for row in rows:
-                    print(
-                        f"{row['day']}  {row['tenant']}  {row['key_id'] or '-'}  {row['model']}  requests {row['requests']}  "
-                        f"input {row['input_tokens']} (cached {row['cached_tokens']})  output {row['output_tokens']} "
-                        f"(reasoning {row['reasoning_tokens']})"
-                    )
-            return 0
-        if await key_admin.revoke_key(store, args.id):
-            print(f"revoked {args.id}")
-            return 0
-        print(f"no active key with id {args.id}", file=sys.stderr)
-        return 1
+        command = {"create": _keys_create, "list": _keys_list, "usage": _keys_usage, "revoke": _keys_revoke}
+        return await command[args.keys_command](args, store)
     finally:
         await store.close()
+
+
+async def _keys_create(args: argparse.Namespace, store: Store) -> int:
+    from responses_gateway.security import key_admin
+
+    record, key = await key_admin.create_key(
+        store, args.tenant, name=args.name, rpm=args.rpm, tpm=args.tpm, monthly_tokens=args.monthly_tokens
+    )
+    if args.json:
+        print(json.dumps({"id": record.id, "key": key, "tenant": record.tenant_id, "name": record.name}))
+    else:
+        print(f"{key}\n\nkey id {record.id}, tenant {record.tenant_id}. The key is shown only now: store it safely.")
+    return 0
+
+
+async def _keys_list(args: argparse.Namespace, store: Store) -> int:
+    from responses_gateway.security import key_admin
+
+    rows = [
+        {
+            "id": r.id,
+            "tenant": r.tenant_id,
+            "name": r.name,
+            "created_at": r.created_at,
+            "revoked_at": r.revoked_at,
+            "rpm": r.rpm,
+            "tpm": r.tpm,
+            "monthly_tokens": r.monthly_tokens,
+        }
+        for r in await key_admin.list_keys(store, args.tenant)
+    ]
+    if args.json:
+        print(json.dumps(rows))
+    for row in [] if args.json else rows:
+        print(f"{row['id']}  {row['tenant']}  {row['name'] or '-'}  {'revoked' if row['revoked_at'] else 'active'}")
+    return 0
+
+
+async def _keys_usage(args: argparse.Namespace, store: Store) -> int:
+    from responses_gateway.security import key_admin
+
+    since = args.since or datetime.date.today().replace(day=1).isoformat()
+    rows = [
+        {
+            "tenant": r.tenant_id,
+            "key_id": r.key_id or None,
+            "model": r.model,
+            "day": r.day,
+            "requests": r.requests,
+            "input_tokens": r.input_tokens,
+            "cached_tokens": r.cached_tokens,
+            "output_tokens": r.output_tokens,
+            "reasoning_tokens": r.reasoning_tokens,
+        }
+        for r in await key_admin.usage_since(store, since, args.tenant)
+    ]
+    if args.json:
+        print(json.dumps(rows))
+    for row in [] if args.json else rows:
+        print(
+            f"{row['day']}  {row['tenant']}  {row['key_id'] or '-'}  {row['model']}  requests {row['requests']}  "
+            f"input {row['input_tokens']} (cached {row['cached_tokens']})  output {row['output_tokens']} "
+            f"(reasoning {row['reasoning_tokens']})"
+        )
+    return 0
+
+
+async def _keys_revoke(args: argparse.Namespace, store: Store) -> int:
+    from responses_gateway.security import key_admin
+
+    if await key_admin.revoke_key(store, args.id):
+        print(f"revoked {args.id}")
+        return 0
+    print(f"no active key with id {args.id}", file=sys.stderr)
+    return 1
 
 
 def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
