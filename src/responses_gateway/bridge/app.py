@@ -19,6 +19,7 @@ from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
 from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
 from responses_gateway.codec.fields import check_id, unknown
+from responses_gateway.codec.request import COUNT_FIELDS
 from responses_gateway.errors import InternalError, InvalidRequest, NotReady
 
 BACKEND = web.AppKey("backend", Backend)
@@ -153,22 +154,7 @@ async def cancel_response(request: web.Request) -> web.Response:
     return _json(response_to_json(await request.app[BACKEND].cancel_response(req, _credential(request))))
 
 
-# Fields of POST /v1/responses/input_tokens (all optional); the rest of the create body is refused.
-_COUNT_FIELDS = frozenset(
-    {
-        "model",
-        "input",
-        "instructions",
-        "previous_response_id",
-        "conversation",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "reasoning",
-        "text",
-        "truncation",
-    }
-)
+_COUNT_FIELDS = frozenset(COUNT_FIELDS)
 
 
 async def count_input_tokens(request: web.Request) -> web.Response:

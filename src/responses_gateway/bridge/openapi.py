@@ -24,7 +24,7 @@ from aiohttp import web
 from responses_gateway.codec.events import EVENT_TYPES, LIFECYCLE_CASES
 from responses_gateway.codec.fields import MAX_ID_LENGTH
 from responses_gateway.codec.items import IMAGE_DETAILS, ITEM_TYPES, PART_TYPES, ROLES
-from responses_gateway.codec.request import MAX_INPUT_ITEMS, MAX_METADATA, MAX_TOOLS, PASSTHROUGH_FIELDS
+from responses_gateway.codec.request import COUNT_FIELDS, MAX_INPUT_ITEMS, MAX_METADATA, MAX_TOOLS, PASSTHROUGH_FIELDS
 
 # --- the service's value rules (service/validation.py), restated -------------
 
@@ -62,20 +62,6 @@ LIST_LIMIT = (1, 100)
 LIST_ORDERS = ("asc", "desc")
 RESPONSE_STATUSES = ("queued", "in_progress", "completed", "incomplete", "failed", "cancelled")
 
-# The body of POST /v1/responses/input_tokens: these create fields only (bridge.app._COUNT_FIELDS).
-COUNT_FIELDS = (
-    "model",
-    "input",
-    "instructions",
-    "previous_response_id",
-    "conversation",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "reasoning",
-    "text",
-    "truncation",
-)
 
 INT64_MAX = 2**63 - 1
 # Every id a client sends back (codec.fields.check_id): response ids, previous_response_id, item ids, cursors.

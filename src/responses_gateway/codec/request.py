@@ -55,6 +55,22 @@ PASSTHROUGH_FIELDS = frozenset(
 )
 
 
+# The body of POST /v1/responses/input_tokens: these create fields only (all optional); the rest is refused.
+COUNT_FIELDS = (
+    "model",
+    "input",
+    "instructions",
+    "previous_response_id",
+    "conversation",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning",
+    "text",
+    "truncation",
+)
+
+
 def request_from_json(body: Any) -> pb.CreateResponseRequest:
     """Decode a client's create body; raises InvalidRequest naming the param."""
     if not isinstance(body, dict):
