@@ -10,7 +10,6 @@ same end to end; on a noisy VM this isolates the code's own cost.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import tempfile
 import time

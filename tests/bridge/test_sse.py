@@ -16,7 +16,7 @@ from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.bridge.server import run_bridge
 from responses_gateway.config import Settings
 from responses_gateway.errors import SERVER_ERROR_MESSAGE, RateLimited, ServiceUnreachable
-from tests.bridge.fakes import FakeBackend, Step, completed, created, delta, error_of, events_of, in_progress, serve, sse_frames
+from tests.bridge.fakes import FakeBackend, Step, completed, created, delta, error_of, events_of, in_progress, sse_frames
 
 Client = TestClient[web.Request, web.Application]
 STREAM = {"model": "gpt-test", "input": "Say hello", "stream": True}

@@ -24,7 +24,7 @@ import aiohttp  # noqa: E402
 
 from responses_gateway.api.v1 import items_pb2 as ipb  # noqa: E402
 from responses_gateway.codec import request_from_json  # noqa: E402
-from responses_gateway.config import LocalModelOptions, ProviderConfig, Settings  # noqa: E402
+from responses_gateway.config import LocalModelOptions, ProviderConfig  # noqa: E402
 from responses_gateway.context import counter_for, loaders  # noqa: E402
 from responses_gateway.context.counting import SMOLLM2_DEFAULT_SYSTEM, SMOLLM2_FRAMING  # noqa: E402
 from responses_gateway.context import gguf  # noqa: E402

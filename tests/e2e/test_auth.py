@@ -7,7 +7,6 @@ caller's credential as gRPC metadata, the service's interceptor decides).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
