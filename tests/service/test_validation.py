@@ -247,12 +247,36 @@ def test_more_than_128_tools_are_refused_before_any_is_looked_at() -> None:
     validate_create(request_from_json(body(tools=[function_tool(f"f{i}") for i in range(128)])))
 
 
+def test_content_parts_include_and_allowed_tools_are_bounded_for_grpc_callers_too() -> None:
+    part = ipb.ContentPart(input_text=ipb.InputText(text="hi"))
+    many_parts = ipb.Item(message=ipb.MessageItem(role="user", parts=ipb.ContentList(parts=[part] * 5_001)))
+    error = assert_refused(with_items(many_parts, many_parts), "input[1].content", "array_above_max_length")
+    assert "10000" in error.message
+    assert_refused(grpc_request(include=["message.output_text.logprobs"] * 33), "include", "array_above_max_length")
+    choice = pb.ToolChoice(allowed_tools=pb.AllowedTools(mode="auto", tools_json=["{}"] * 129))
+    assert_refused(grpc_request(tool_choice=choice), "tool_choice.tools", "array_above_max_length")
+    validate_create(with_items(many_parts))
+
+
 @pytest.mark.parametrize(
     ("extra", "param", "code"),
     [
         pytest.param({"input": [{"bad": "item"}] * 10_001}, "input", "array_above_max_length", id="10,001 input items"),
         pytest.param({"tools": [{"bad": "tool"}] * 129}, "tools", "array_above_max_length", id="129 tools"),
         pytest.param({"metadata": {f"k{i}": i for i in range(17)}}, "metadata", "object_above_max_properties", id="17 metadata entries"),
+        pytest.param({"include": [7] * 33}, "include", "array_above_max_length", id="33 include values"),
+        pytest.param(
+            {"tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [7] * 129}},
+            "tool_choice.tools",
+            "array_above_max_length",
+            id="129 allowed tools",
+        ),
+        pytest.param(
+            {"input": [{"role": "user", "content": [7] * 6_000}, {"role": "user", "content": [7] * 4_001}]},
+            "input[1].content",
+            "array_above_max_length",
+            id="10,001 content parts across two messages",
+        ),
     ],
 )
 def test_the_codec_refuses_an_oversized_array_before_decoding_its_elements(extra: dict[str, Any], param: str, code: str) -> None:

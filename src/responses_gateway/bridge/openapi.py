@@ -24,7 +24,14 @@ from aiohttp import web
 from responses_gateway.codec.events import EVENT_TYPES, LIFECYCLE_CASES
 from responses_gateway.codec.fields import MAX_ID_LENGTH
 from responses_gateway.codec.items import IMAGE_DETAILS, ITEM_TYPES, PART_TYPES, ROLES
-from responses_gateway.codec.request import COUNT_FIELDS, MAX_INPUT_ITEMS, MAX_METADATA, MAX_TOOLS, PASSTHROUGH_FIELDS
+from responses_gateway.codec.request import (
+    COUNT_FIELDS,
+    MAX_INCLUDE,
+    MAX_INPUT_ITEMS,
+    MAX_METADATA,
+    MAX_TOOLS,
+    PASSTHROUGH_FIELDS,
+)
 
 # --- the service's value rules (service/validation.py), restated -------------
 
@@ -240,7 +247,7 @@ def _config_schemas() -> dict[str, Schema]:
                     {
                         "type": _typed("allowed_tools"),
                         "mode": _enum(ALLOWED_TOOLS_MODES, nullable=True),
-                        "tools": {"type": ["array", "null"], "items": {"type": "object"}},
+                        "tools": {"type": ["array", "null"], "items": {"type": "object"}, "maxItems": MAX_TOOLS},
                     },
                     ("type",),
                 ),
@@ -314,7 +321,7 @@ def _create_properties() -> dict[str, Schema]:
         "text": _nullable(_ref("TextConfig")),
         "truncation": _enum(TRUNCATIONS, nullable=True),
         "metadata": _ref("Metadata"),
-        "include": {"type": ["array", "null"], "items": _enum(INCLUDABLE)},
+        "include": {"type": ["array", "null"], "items": _enum(INCLUDABLE), "maxItems": MAX_INCLUDE},
         "service_tier": _enum(SERVICE_TIERS, nullable=True),
         "prompt": {"type": "null", "description": "Stored prompt templates are not supported: any value is a 400."},
         "prompt_cache_retention": _string(nullable=True),

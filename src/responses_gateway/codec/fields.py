@@ -72,6 +72,16 @@ def array_too_long(param: str, limit: int, length: int) -> InvalidRequest:
     )
 
 
+def too_many_parts(param: str, limit: int, count: int) -> InvalidRequest:
+    """The 400 for more content parts across a request's input than the gateway takes."""
+    return InvalidRequest(
+        f"Invalid '{param}': the input holds at least {count} content parts; "
+        f"at most {limit} are accepted in one request.",
+        code="array_above_max_length",
+        param=param,
+    )
+
+
 def too_many_properties(param: str, limit: int, count: int) -> InvalidRequest:
     """OpenAI's 400 for an object with more properties than allowed."""
     return InvalidRequest(

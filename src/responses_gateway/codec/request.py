@@ -28,18 +28,21 @@ from responses_gateway.codec.fields import (
     get_str,
     invalid_type,
     req_str,
+    too_many_parts,
     too_many_properties,
     unknown,
 )
 from responses_gateway.codec.items import item_to_json, items_from_json
 
 # Counts a create may not exceed (OpenAI's: 128 tools, 16 metadata entries; the
-# gateway's own: 10,000 input items). Checked first (_check_counts), so an
-# oversized body costs no more than its parse; the service checks them again
-# for gRPC callers.
+# gateway's own: 10,000 input items, 10,000 content parts across them, 32
+# `include` values). Checked first (_check_counts), so an oversized body costs
+# no more than its parse; the service checks them again for gRPC callers.
 MAX_INPUT_ITEMS = 10_000
+MAX_CONTENT_PARTS = 10_000
 MAX_TOOLS = 128
 MAX_METADATA = 16
+MAX_INCLUDE = 32
 
 # Fields newer SDKs know that the gateway does not interpret; accepted and
 # passed through to Responses upstreams, never refused.
@@ -93,10 +96,22 @@ def request_from_json(body: Any) -> pb.CreateResponseRequest:
 
 def _check_counts(body: JSONObject) -> None:
     """The arrays and objects the gateway bounds, checked before anything walks them."""
-    for key, limit in (("input", MAX_INPUT_ITEMS), ("tools", MAX_TOOLS)):
+    for key, limit in (("input", MAX_INPUT_ITEMS), ("tools", MAX_TOOLS), ("include", MAX_INCLUDE)):
         value = body.get(key)
         if isinstance(value, list) and len(value) > limit:
             raise array_too_long(key, limit, len(value))
+    items = body.get("input")
+    if isinstance(items, list):
+        parts = 0
+        for i, item in enumerate(items):
+            content = item.get("content") if isinstance(item, dict) else None
+            if isinstance(content, list):
+                parts += len(content)
+                if parts > MAX_CONTENT_PARTS:
+                    raise too_many_parts(f"input[{i}].content", MAX_CONTENT_PARTS, parts)
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and isinstance(allowed := choice.get("tools"), list) and len(allowed) > MAX_TOOLS:
+        raise array_too_long("tool_choice.tools", MAX_TOOLS, len(allowed))
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and len(metadata) > MAX_METADATA:
         raise too_many_properties("metadata", MAX_METADATA, len(metadata))

@@ -19,10 +19,18 @@ from responses_gateway.codec.fields import (
     invalid_type,
     invalid_value,
     missing,
+    too_many_parts,
     too_many_properties,
     unknown,
 )
-from responses_gateway.codec.request import MAX_INPUT_ITEMS, MAX_METADATA, MAX_TOOLS, PASSTHROUGH_FIELDS
+from responses_gateway.codec.request import (
+    MAX_CONTENT_PARTS,
+    MAX_INCLUDE,
+    MAX_INPUT_ITEMS,
+    MAX_METADATA,
+    MAX_TOOLS,
+    PASSTHROUGH_FIELDS,
+)
 from responses_gateway.errors import InvalidRequest
 
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
@@ -118,6 +126,17 @@ def _validate_counts(req: pb.CreateResponseRequest) -> None:
         raise array_too_long("input", MAX_INPUT_ITEMS, len(req.input_items.items))
     if len(req.tools) > MAX_TOOLS:
         raise array_too_long("tools", MAX_TOOLS, len(req.tools))
+    if len(req.include) > MAX_INCLUDE:
+        raise array_too_long("include", MAX_INCLUDE, len(req.include))
+    allowed = req.tool_choice.allowed_tools.tools_json
+    if len(allowed) > MAX_TOOLS:
+        raise array_too_long("tool_choice.tools", MAX_TOOLS, len(allowed))
+    parts = 0
+    for i, item in enumerate(req.input_items.items):
+        if item.WhichOneof("item") == "message":
+            parts += len(item.message.parts.parts)
+            if parts > MAX_CONTENT_PARTS:
+                raise too_many_parts(f"input[{i}].content", MAX_CONTENT_PARTS, parts)
 
 
 def _validate_items(req: pb.CreateResponseRequest) -> None:
