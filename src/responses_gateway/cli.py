@@ -7,8 +7,8 @@ its gRPC client, never the service, store or providers.
 from __future__ import annotations
 
 import argparse
-import datetime
 import asyncio
+import datetime
 import gc
 import json
 import logging
@@ -158,12 +158,18 @@ async def _serve_forever() -> None:
     await asyncio.Event().wait()
 
 
+def _log_metrics_port(host: str, port: int | None) -> None:
+    if port is not None:
+        log.info("metrics on http://%s:%d/metrics", host, port)
+
+
 async def _serve(settings: Settings, role: str) -> None:
     if role == "bridge":
         from responses_gateway.bridge.server import run_remote_bridge
 
         async with run_remote_bridge(settings) as bridge:
             log.info("HTTP bridge on http://%s:%d → gRPC %s", settings.http_host, bridge.http_port, settings.backend_target)
+            _log_metrics_port(settings.http_host, bridge.metrics_port)
             await _serve_forever()
         return
     from responses_gateway.runtime import run_all, run_service
@@ -171,12 +177,14 @@ async def _serve(settings: Settings, role: str) -> None:
     if role == "grpc":
         async with run_service(settings) as service:
             log.info("gRPC service on %s:%d", settings.grpc_host, service.grpc_port)
+            _log_metrics_port(settings.grpc_host, service.metrics_port)
             await _serve_forever()
     else:
         async with run_all(settings) as (service, bridge):
             log.info(
                 "serving: HTTP http://%s:%d  gRPC %s:%d", settings.http_host, bridge.http_port, settings.grpc_host, service.grpc_port
             )
+            _log_metrics_port(settings.http_host, bridge.metrics_port)
             await _serve_forever()
 
 

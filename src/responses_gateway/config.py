@@ -307,6 +307,9 @@ class Settings(BaseSettings):
     # overflows when hundreds of clients connect at once while the loop is
     # busy, and each dropped SYN costs its client a 1 s, then 3 s, retransmit.
     http_backlog: int = Field(default=1024, ge=1, le=65535)
+    # `GET /metrics` on a port of its own, on the host of the process's listener (http_host; grpc_host for
+    # `serve grpc`). Unset: on the bridge's HTTP port, and `serve grpc` serves none.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
     # Where `serve bridge` finds the gRPC service.
     backend_target: str = "127.0.0.1:50051"
     database_url: str = "sqlite+aiosqlite:///./responses-gateway.db"

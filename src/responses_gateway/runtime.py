@@ -31,6 +31,7 @@ from responses_gateway.service.pending import PendingWrites
 from responses_gateway.service.server import add_services, bind_server
 from responses_gateway.service.usage import UsageLedger
 from responses_gateway.store import Store
+from responses_gateway.telemetry.metrics import Metrics, serve_metrics
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ class ServiceRuntime:
     grpc_port: int
     store: Store
     router: Router
+    metrics: Metrics
+    # Where the service alone (`serve grpc`) serves `/metrics` (settings.metrics_port).
+    metrics_port: int | None = None
 
 
 def with_embedded_models(settings: Settings) -> Settings:
@@ -57,8 +61,14 @@ def with_embedded_models(settings: Settings) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
-    """Open the store (migrated), build providers, serve gRPC until the context exits."""
+async def run_service(settings: Settings, metrics: Metrics | None = None) -> AsyncIterator[ServiceRuntime]:
+    """Open the store (migrated), build providers, serve gRPC until the context exits.
+
+    `metrics`: shared with the bridge in `serve`, which exposes them; None: the
+    service's own, served on `metrics_port` when that is set.
+    """
+    exposed_here = metrics is None
+    metrics = metrics or Metrics()
     settings = with_embedded_models(settings)
     store = await Store.open(settings.database_url)
     mode, why = auth_mode(settings)
@@ -81,7 +91,13 @@ async def run_service(settings: Settings) -> AsyncIterator[ServiceRuntime]:
         ledger.start()
         await server.start()
         try:
-            yield ServiceRuntime(service, server, health_servicer, port, store, router)
+            async with contextlib.AsyncExitStack() as stack:
+                metrics_port = None
+                if exposed_here and settings.metrics_port is not None:
+                    metrics_port = await stack.enter_async_context(
+                        serve_metrics(metrics, settings.grpc_host, settings.metrics_port, reuse_port=settings.workers > 1)
+                    )
+                yield ServiceRuntime(service, server, health_servicer, port, store, router, metrics, metrics_port)
         finally:
             await health_servicer.enter_graceful_shutdown()
             await server.stop(grace=5)
@@ -110,7 +126,8 @@ def writes_behind(settings: Settings, store: Store) -> bool:
 @contextlib.asynccontextmanager
 async def run_all(settings: Settings) -> AsyncIterator[tuple[ServiceRuntime, BridgeRuntime]]:
     """`serve`: service and bridge in one process, the bridge on the in-process backend."""
-    async with run_service(settings) as service:
+    metrics = Metrics()
+    async with run_service(settings, metrics) as service:
         backend = InProcessBackend(service.service)
-        async with run_bridge(settings, backend) as bridge:
+        async with run_bridge(settings, backend, metrics) as bridge:
             yield service, bridge

@@ -28,14 +28,14 @@ from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.bridge import app as bridge_app
 from responses_gateway.bridge import openapi
 from responses_gateway.bridge.openapi import openapi_document
-from responses_gateway.codec import event_to_json, request_from_json, response_to_json
-from responses_gateway.codec import fields
+from responses_gateway.codec import event_to_json, fields, request_from_json, response_to_json
 from responses_gateway.codec import request as codec_request
 from responses_gateway.codec.events import EVENT_TYPES
 from responses_gateway.codec.items import ROLES
 from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.service import validation
+from responses_gateway.telemetry.metrics import Metrics
 from tests.bridge.fakes import FakeBackend, completed, created, delta, message, response
 
 Client = TestClient[web.Request, web.Application]
@@ -78,7 +78,7 @@ async def test_the_bridge_serves_the_document_without_a_key(client: Client, back
 
 
 def _routes() -> set[tuple[str, str]]:
-    app = bridge_app.create_app(FakeBackend())
+    app = bridge_app.create_app(FakeBackend(), metrics=Metrics(process_collectors=False))
     routes = set()
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}

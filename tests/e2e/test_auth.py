@@ -98,11 +98,18 @@ async def test_the_sdk_reports_a_missing_key_as_authentication_error(tenants: Te
     assert info.value.code == "invalid_api_key"
 
 
-async def test_probes_answer_without_a_key(tenants: Tenants) -> None:
+async def test_probes_the_contract_and_metrics_answer_without_a_key(tenants: Tenants) -> None:
     async with aiohttp.ClientSession() as session:
-        for path in ("/healthz", "/readyz"):
+        for path in ("/healthz", "/readyz", "/openapi.json", "/metrics"):
             async with session.get(f"{tenants.gateway.http_url}{path}") as resp:
                 assert resp.status == 200, path
+        async with session.get(f"{tenants.gateway.http_url}/v1/models") as resp:
+            assert resp.status == 401
+        async with session.get(f"{tenants.gateway.http_url}/metrics") as resp:
+            text = await resp.text()
+    # The refused call was counted by its route pattern; no key or tenant is a label.
+    assert 'responses_gateway_http_requests_total{method="GET",route="/v1/models",status="401"} 1.0' in text
+    assert tenants.alice not in text and "acme" not in text
 
 
 async def test_a_key_answers_and_a_revoked_key_stops_within_the_cache_time(tenants: Tenants) -> None:

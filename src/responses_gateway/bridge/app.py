@@ -17,10 +17,11 @@ from responses_gateway.bridge.errors import CALLER, openai_errors
 from responses_gateway.bridge.openapi import openapi
 from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
-from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
 from responses_gateway.codec.fields import check_id, unknown
 from responses_gateway.codec.request import COUNT_FIELDS
+from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
 from responses_gateway.errors import InternalError, InvalidRequest, NotReady
+from responses_gateway.telemetry.metrics import METRICS, Metrics, metrics_endpoint
 
 BACKEND = web.AppKey("backend", Backend)
 
@@ -188,7 +189,12 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(
-    backend: Backend, *, max_body_bytes: int = 32 * 1024 * 1024, read_timeout: float = 75.0
+    backend: Backend,
+    *,
+    max_body_bytes: int = 32 * 1024 * 1024,
+    read_timeout: float = 75.0,
+    metrics: Metrics | None = None,
+    metrics_route: bool = True,
 ) -> web.Application:
     """The bridge app over a backend; the caller owns the backend's lifetime.
 
@@ -197,6 +203,9 @@ def create_app(
     requests) and then its body (bridge.body). A body left unread (a refusal
     before reading it, a 408) is drained for at most as long (aiohttp's
     lingering, 10 s by default) before the connection closes.
+
+    `metrics`: what requests are counted into, served at `/metrics` unless
+    `metrics_route` is false (the process serves it on a port of its own).
     """
     # The bridge undoes Content-Encoding itself (bridge.body), within the size limit.
     app = web.Application(
@@ -210,6 +219,10 @@ def create_app(
     )
     app[BACKEND] = backend
     app[READ_TIMEOUT] = read_timeout
+    if metrics is not None:
+        app[METRICS] = metrics
+        if metrics_route:
+            app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_post("/v1/responses", create_response)
     app.router.add_post("/v1/responses/input_tokens", count_input_tokens)
     app.router.add_get("/v1/responses/{response_id}", get_response)

@@ -22,6 +22,7 @@ from responses_gateway.errors import (
     RequestTooLarge,
     UpstreamAuthenticationFailed,
 )
+from responses_gateway.telemetry.metrics import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -83,4 +84,9 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         response.headers["x-request-id"] = f"req_{secrets.token_hex(16)}"
         response.headers["openai-version"] = "2020-10-01"
         response.headers["openai-processing-ms"] = str(int((time.perf_counter() - started) * 1000))
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        metrics.observe_http(route, request.method, response.status, time.perf_counter() - started)
     return response

@@ -645,6 +645,19 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/openapi.json": {"get": _unauthenticated("openapi", "This document (OpenAPI 3.1).", {"type": "object"})},
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics (OpenMetrics when asked for); on `metrics_port` instead when that is set.",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"text/plain": {"schema": {"type": "string"}}, "application/openmetrics-text": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
     }
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from responses_gateway.bridge.app import create_app
 from responses_gateway.bridge.backend import Backend, RemoteBackend
 from responses_gateway.config import Settings, TLSConfig
+from responses_gateway.telemetry.metrics import Metrics, serve_metrics
 
 
 @dataclass
@@ -21,12 +22,27 @@ class BridgeRuntime:
     runner: web.AppRunner
     backend: Backend
     http_port: int
+    metrics: Metrics
+    # Where `/metrics` is served when not on the HTTP port (settings.metrics_port).
+    metrics_port: int | None = None
 
 
 @contextlib.asynccontextmanager
-async def run_bridge(settings: Settings, backend: Backend) -> AsyncIterator[BridgeRuntime]:
-    """Serve the HTTP bridge over a backend until the context exits; the caller owns the backend."""
-    app = create_app(backend, max_body_bytes=settings.max_body_bytes, read_timeout=settings.http_read_timeout)
+async def run_bridge(settings: Settings, backend: Backend, metrics: Metrics | None = None) -> AsyncIterator[BridgeRuntime]:
+    """Serve the HTTP bridge over a backend until the context exits; the caller owns the backend.
+
+    `metrics`: the process's (in `serve`, shared with the service); served at
+    `/metrics` on the HTTP port, or alone on `metrics_port` when that is set.
+    """
+    metrics = metrics or Metrics()
+    own_port = settings.metrics_port is not None
+    app = create_app(
+        backend,
+        max_body_bytes=settings.max_body_bytes,
+        read_timeout=settings.http_read_timeout,
+        metrics=metrics,
+        metrics_route=not own_port,
+    )
     # handler_cancellation: a client that disconnects cancels its handler,
     # which closes the stream from the service and so the upstream call.
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=5)
@@ -44,7 +60,13 @@ async def run_bridge(settings: Settings, backend: Backend) -> AsyncIterator[Brid
     await site.start()
     port = int(runner.addresses[0][1])
     try:
-        yield BridgeRuntime(runner, backend, port)
+        async with contextlib.AsyncExitStack() as stack:
+            metrics_port = None
+            if settings.metrics_port is not None:
+                metrics_port = await stack.enter_async_context(
+                    serve_metrics(metrics, settings.http_host, settings.metrics_port, reuse_port=settings.workers > 1)
+                )
+            yield BridgeRuntime(runner, backend, port, metrics, metrics_port)
     finally:
         await runner.cleanup()
 

@@ -11,7 +11,6 @@ import orjson
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
-from responses_gateway.codec.items import ENCRYPTED_REASONING, ROLES
 from responses_gateway.codec.fields import (
     array_too_long,
     check_depth,
@@ -23,6 +22,7 @@ from responses_gateway.codec.fields import (
     too_many_properties,
     unknown,
 )
+from responses_gateway.codec.items import ENCRYPTED_REASONING, ROLES
 from responses_gateway.codec.request import (
     MAX_CONTENT_PARTS,
     MAX_INCLUDE,

@@ -1,0 +1,77 @@
+"""`/metrics`: what a scraper reads, on the bridge's port or on one of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from responses_gateway.bridge.server import run_remote_bridge
+from responses_gateway.config import AuthConfig, Settings
+from responses_gateway.runtime import run_all, run_service
+from responses_gateway.telemetry.metrics import Metrics
+
+
+def test_the_exposition_follows_what_the_scraper_accepts() -> None:
+    metrics = Metrics(process_collectors=False)
+    metrics.observe_http("/v1/responses", "POST", 200, 0.02)
+    text, content_type = metrics.exposition(None)
+    assert content_type.startswith("text/plain; version=0.0.4")
+    assert b'responses_gateway_http_requests_total{method="POST",route="/v1/responses",status="200"} 1.0' in text
+    assert b'responses_gateway_http_request_duration_seconds_bucket{le="0.025",method="POST",route="/v1/responses"} 1.0' in text
+    open_metrics, content_type = metrics.exposition("application/openmetrics-text; version=1.0.0")
+    assert content_type.startswith("application/openmetrics-text")
+    assert open_metrics.endswith(b"# EOF\n")
+
+
+def test_two_processes_worth_of_metrics_do_not_share_counters() -> None:
+    first, second = Metrics(process_collectors=False), Metrics(process_collectors=False)
+    first.observe_http("/healthz", "GET", 200, 0.001)
+    assert b"/healthz" in first.exposition(None)[0]
+    assert b"/healthz" not in second.exposition(None)[0]
+
+
+def _settings(tmp_path: Path, **overrides: object) -> Settings:
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}",
+        grpc_port=0,
+        http_port=0,
+        auth=AuthConfig(mode="required"),
+        **overrides,
+    )
+
+
+async def _status(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
+    async with session.get(url) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_serve_moves_metrics_to_their_own_port_when_one_is_set(tmp_path: Path) -> None:
+    async with run_all(_settings(tmp_path, metrics_port=0)) as (_, bridge), aiohttp.ClientSession() as session:
+        assert bridge.metrics_port is not None and bridge.metrics_port != bridge.http_port
+        await _status(session, f"http://127.0.0.1:{bridge.http_port}/healthz")
+        status, _ = await _status(session, f"http://127.0.0.1:{bridge.http_port}/metrics")
+        assert status == 404
+        status, text = await _status(session, f"http://127.0.0.1:{bridge.metrics_port}/metrics")
+        assert status == 200
+        assert 'route="/healthz"' in text and "process_cpu_seconds_total" in text
+
+
+@pytest.mark.parametrize("metrics_port", [None, 0])
+async def test_the_service_alone_serves_metrics_only_on_a_port_it_is_given(tmp_path: Path, metrics_port: int | None) -> None:
+    settings = _settings(tmp_path, metrics_port=metrics_port)
+    async with run_service(settings) as service:
+        if metrics_port is None:
+            assert service.metrics_port is None
+            return
+        assert service.metrics_port is not None
+        bridge_settings = settings.model_copy(update={"backend_target": f"127.0.0.1:{service.grpc_port}"})
+        async with run_remote_bridge(bridge_settings) as bridge, aiohttp.ClientSession() as session:
+            # Two processes' worth of metrics on two ports: each its own.
+            assert bridge.metrics_port not in (None, service.metrics_port)
+            await _status(session, f"http://127.0.0.1:{bridge.http_port}/readyz")
+            status, text = await _status(session, f"http://127.0.0.1:{service.metrics_port}/metrics")
+            assert status == 200 and "process_cpu_seconds_total" in text and 'route="/readyz"' not in text
+            status, text = await _status(session, f"http://127.0.0.1:{bridge.metrics_port}/metrics")
+            assert status == 200 and 'route="/readyz"' in text
