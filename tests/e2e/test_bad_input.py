@@ -556,3 +556,30 @@ async def test_slow_and_short_requests_are_cut_off_and_the_gateway_goes_on(
         await upstream.close()
     assert len([r for r in upstream.requests if r.method == "POST"]) == 1  # the good request's only
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+MALFORMED_HTTP = {
+    "a request line that is not HTTP": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n",
+    "a NUL in a header": b"GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Id: a\x00b\r\n\r\n",
+    "a header line without a colon": b"GET /healthz HTTP/1.1\r\nHost: gw\r\nno colon here\r\n\r\n",
+    "two different Content-Lengths": b"POST /v1/responses HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    "Content-Length and chunked together": (
+        b"POST /v1/responses HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    ),
+    "a chunk size that is not hex": b"POST /v1/responses HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    "a path with a CR/LF escape": (
+        b"GET /v1/responses/resp_1%0d%0aX-Injected:%201 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"
+    ),
+}
+
+
+async def test_malformed_http_is_refused_with_a_4xx_and_the_gateway_goes_on(gateway: Gateway) -> None:
+    """What aiohttp's parser refuses (not HTTP, smuggling shapes, bad chunks) is a 4xx before any handler; never a 5xx."""
+    port = int(gateway.http_url.rsplit(":", 1)[1])
+    for name, raw in MALFORMED_HTTP.items():
+        answer = await raw_exchange(port, raw)
+        status = answer.split(b" ", 2)[1] if answer.startswith(b"HTTP/1.") else b""
+        assert status.startswith(b"4"), (name, answer[:200])
+        assert b"X-Injected" not in answer.split(b"\r\n\r\n", 1)[0], name
+    async with aiohttp.ClientSession(base_url=gateway.http_url) as http, http.post("/v1/responses", json=BASE) as resp:
+        assert resp.status == 200
