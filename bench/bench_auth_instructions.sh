@@ -33,7 +33,7 @@ instructions() {  # mode requests -> total instructions of the gateway process
     | "$PY" -c "import json, sys; print(json.load(sys.stdin)['key'])")
   valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$mode.$n" "$PY" -m responses_gateway.cli serve >"$WORK/$mode-$n.log" 2>&1 &
   gw=$!
-  for _ in $(seq 1 180); do curl -s -o /dev/null "http://127.0.0.1:$http/healthz" && break; sleep 1; done
+  for _ in $(seq 1 900); do curl -s -o /dev/null "http://127.0.0.1:$http/healthz" && break; sleep 1; done
   KEY=$key URL="http://127.0.0.1:$http" N=$n "$PY" - <<'PYEOF'
 import asyncio, os
 import aiohttp
@@ -65,4 +65,4 @@ delta=$(( per[required] - per[open] ))
 d, o, cpu = $delta, ${per[open]}, $OPEN_CPU_US
 print(f'keys + limits add {d} instructions per request ({100 * d / o:+.1f} %), about {d / o * cpu:.0f} µs at open mode\'s {cpu} µs per request (budget: 50 µs)')
 "
-rm -rf "$WORK"
+[ -n "${KEEP:-}" ] && echo "callgrind files kept in $WORK" || rm -rf "$WORK"

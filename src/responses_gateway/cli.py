@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from responses_gateway.config import Settings
+from responses_gateway.telemetry import Metrics, Telemetry
+from responses_gateway.telemetry.tracing import start_tracing
 
 if TYPE_CHECKING:
     from responses_gateway.store import Store
@@ -163,11 +165,32 @@ def _log_metrics_port(host: str, port: int | None) -> None:
         log.info("metrics on http://%s:%d/metrics", host, port)
 
 
+# service.name when OTEL_SERVICE_NAME names none, by what `serve` runs.
+SERVICE_NAMES = {"all": "responses-gateway", "grpc": "responses-gateway-service", "bridge": "responses-gateway-bridge"}
+
+
+def _telemetry(role: str) -> Telemetry:
+    """The process's metrics, and tracing when the OTEL_* variables ask for it."""
+    tracing = start_tracing(SERVICE_NAMES.get(role, SERVICE_NAMES["all"]))
+    if tracing is not None:
+        log.info("tracing on: %s", tracing.description)
+    return Telemetry(Metrics(), tracing)
+
+
 async def _serve(settings: Settings, role: str) -> None:
+    telemetry = _telemetry(role)
+    try:
+        await _serve_role(settings, role, telemetry)
+    finally:
+        if telemetry.tracing is not None:
+            await asyncio.to_thread(telemetry.tracing.shutdown)  # exports what is still buffered
+
+
+async def _serve_role(settings: Settings, role: str, telemetry: Telemetry) -> None:
     if role == "bridge":
         from responses_gateway.bridge.server import run_remote_bridge
 
-        async with run_remote_bridge(settings) as bridge:
+        async with run_remote_bridge(settings, telemetry) as bridge:
             log.info("HTTP bridge on http://%s:%d → gRPC %s", settings.http_host, bridge.http_port, settings.backend_target)
             _log_metrics_port(settings.http_host, bridge.metrics_port)
             await _serve_forever()
@@ -175,12 +198,12 @@ async def _serve(settings: Settings, role: str) -> None:
     from responses_gateway.runtime import run_all, run_service
 
     if role == "grpc":
-        async with run_service(settings) as service:
+        async with run_service(settings, telemetry) as service:
             log.info("gRPC service on %s:%d", settings.grpc_host, service.grpc_port)
             _log_metrics_port(settings.grpc_host, service.metrics_port)
             await _serve_forever()
     else:
-        async with run_all(settings) as (service, bridge):
+        async with run_all(settings, telemetry) as (service, bridge):
             log.info(
                 "serving: HTTP http://%s:%d  gRPC %s:%d", settings.http_host, bridge.http_port, settings.grpc_host, service.grpc_port
             )

@@ -96,6 +96,9 @@ class ProviderConfig(BaseModel):
     chat: ChatDialect = ChatDialect()
     # False for upstreams that need no key (the embedded local model).
     requires_key: bool = True
+    # `gen_ai.provider.name` on its spans and metrics (OpenTelemetry's well-known values: openai, deepseek, …);
+    # unset: `name`.
+    telemetry_name: str | None = None
     # Only for type local.
     local: LocalModelOptions = LocalModelOptions()
 

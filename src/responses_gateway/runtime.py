@@ -31,7 +31,9 @@ from responses_gateway.service.pending import PendingWrites
 from responses_gateway.service.server import add_services, bind_server
 from responses_gateway.service.usage import UsageLedger
 from responses_gateway.store import Store
-from responses_gateway.telemetry.metrics import Metrics, serve_metrics
+from responses_gateway.telemetry import Telemetry
+from responses_gateway.telemetry.metrics import serve_metrics
+from responses_gateway.telemetry.tracing import untraced
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ class ServiceRuntime:
     grpc_port: int
     store: Store
     router: Router
-    metrics: Metrics
+    telemetry: Telemetry
     # Where the service alone (`serve grpc`) serves `/metrics` (settings.metrics_port).
     metrics_port: int | None = None
 
@@ -61,43 +63,56 @@ def with_embedded_models(settings: Settings) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def run_service(settings: Settings, metrics: Metrics | None = None) -> AsyncIterator[ServiceRuntime]:
+async def run_service(
+    settings: Settings, telemetry: Telemetry | None = None, *, own_metrics_port: bool = True
+) -> AsyncIterator[ServiceRuntime]:
     """Open the store (migrated), build providers, serve gRPC until the context exits.
 
-    `metrics`: shared with the bridge in `serve`, which exposes them; None: the
-    service's own, served on `metrics_port` when that is set.
+    `telemetry`: what the process records into (None: metrics only, no
+    tracing). The metrics are served on `metrics_port` when that is set,
+    unless `own_metrics_port` is false (`serve`, where the bridge serves them).
     """
-    exposed_here = metrics is None
-    metrics = metrics or Metrics()
+    telemetry = telemetry or Telemetry()
     settings = with_embedded_models(settings)
-    store = await Store.open(settings.database_url)
+    store = await Store.open(settings.database_url, telemetry.tracing)
     mode, why = auth_mode(settings)
     log.info("auth: %s (%s)%s", mode, why, f"; every call is tenant '{settings.tenant_id}'" if mode == "open" else "")
     authenticator = Authenticator(store, mode=mode, open_tenant=settings.tenant_id, cache_seconds=settings.auth.cache_seconds)
-    router = Router(settings)
+    router = Router(settings, telemetry=telemetry)
     try:
         # Tokenizers load in threads beside the migrations, not on the event loop at the first request.
         await asyncio.gather(store.migrate(), *(asyncio.to_thread(warm_up, t) for t in {m.tokenizer for m in settings.models}))
         # The port is bound first: the default replica name includes it.
-        server, port = bind_server(settings.grpc_host, settings.grpc_port, authenticator, settings.tls)
+        server, port = bind_server(settings.grpc_host, settings.grpc_port, authenticator, settings.tls, telemetry.tracing)
         leases = LeaseKeeper(store, replica_id(settings, port), settings.lease_seconds)
         pending = PendingWrites(settings.max_pending_writes) if writes_behind(settings, store) else None
+        if pending is not None:
+            written_behind = pending
+            telemetry.metrics.add_gauge(
+                "responses_gateway_pending_writes",
+                "Finished responses answered and not yet written.",
+                (),
+                lambda: [((), float(len(written_behind)))],
+            )
         limiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
         ledger = UsageLedger(store)
-        service = ResponsesService(router, store, leases, authenticator, pending=pending, limiter=limiter, ledger=ledger)
+        service = ResponsesService(
+            router, store, leases, authenticator, pending=pending, limiter=limiter, ledger=ledger, telemetry=telemetry
+        )
         health_servicer = await add_services(server, service)
-        await leases.reclaim()
-        leases.start()
-        ledger.start()
+        with untraced():  # the timers' work belongs to no request's trace
+            await leases.reclaim()
+            leases.start()
+            ledger.start()
         await server.start()
         try:
             async with contextlib.AsyncExitStack() as stack:
                 metrics_port = None
-                if exposed_here and settings.metrics_port is not None:
+                if own_metrics_port and settings.metrics_port is not None:
                     metrics_port = await stack.enter_async_context(
-                        serve_metrics(metrics, settings.grpc_host, settings.metrics_port, reuse_port=settings.workers > 1)
+                        serve_metrics(telemetry.metrics, settings.grpc_host, settings.metrics_port, reuse_port=settings.workers > 1)
                     )
-                yield ServiceRuntime(service, server, health_servicer, port, store, router, metrics, metrics_port)
+                yield ServiceRuntime(service, server, health_servicer, port, store, router, telemetry, metrics_port)
         finally:
             await health_servicer.enter_graceful_shutdown()
             await server.stop(grace=5)
@@ -124,10 +139,12 @@ def writes_behind(settings: Settings, store: Store) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def run_all(settings: Settings) -> AsyncIterator[tuple[ServiceRuntime, BridgeRuntime]]:
-    """`serve`: service and bridge in one process, the bridge on the in-process backend."""
-    metrics = Metrics()
-    async with run_service(settings, metrics) as service:
+async def run_all(
+    settings: Settings, telemetry: Telemetry | None = None
+) -> AsyncIterator[tuple[ServiceRuntime, BridgeRuntime]]:
+    """`serve`: service and bridge in one process, the bridge on the in-process backend; one telemetry for both."""
+    telemetry = telemetry or Telemetry()
+    async with run_service(settings, telemetry, own_metrics_port=False) as service:
         backend = InProcessBackend(service.service)
-        async with run_bridge(settings, backend, metrics) as bridge:
+        async with run_bridge(settings, backend, telemetry) as bridge:
             yield service, bridge

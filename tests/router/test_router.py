@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -179,8 +179,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Breakers the router builds from now on read this clock."""
     clock = Clock()
 
-    def breaker(failure_threshold: int, cooldown: float) -> CircuitBreaker:
-        return CircuitBreaker(failure_threshold, cooldown, clock=clock)
+    def breaker(failure_threshold: int, cooldown: float, on_change: Callable[[BreakerState], None] | None = None) -> CircuitBreaker:
+        return CircuitBreaker(failure_threshold, cooldown, clock=clock, on_change=on_change)
 
     monkeypatch.setattr(router_module, "CircuitBreaker", breaker)
     return clock

@@ -8,9 +8,9 @@ chosen at start-up.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
@@ -98,13 +98,14 @@ async def _unary(call: grpc.aio.UnaryUnaryCall, caller: Caller) -> T:
 class RemoteBackend:
     """A grpc.aio channel to a ResponsesService elsewhere."""
 
-    def __init__(self, target: str, tls: TLSConfig | None = None) -> None:
+    def __init__(self, target: str, tls: TLSConfig | None = None, interceptors: Sequence[Any] = ()) -> None:
+        """`interceptors`: the channel's client interceptors (the gRPC client span, when tracing)."""
         options: list[tuple[str, object]] = [
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
         ]
         if tls is None or tls.backend_ca_file is None:
-            self._channel = grpc.aio.insecure_channel(target, options=options)
+            self._channel = grpc.aio.insecure_channel(target, options=options, interceptors=list(interceptors) or None)
         else:
             credentials = grpc.ssl_channel_credentials(
                 root_certificates=tls.backend_ca_file.read_bytes(),
@@ -113,7 +114,9 @@ class RemoteBackend:
             )
             if tls.backend_server_name:
                 options.append(("grpc.ssl_target_name_override", tls.backend_server_name))
-            self._channel = grpc.aio.secure_channel(target, credentials, options=options)
+            self._channel = grpc.aio.secure_channel(
+                target, credentials, options=options, interceptors=list(interceptors) or None
+            )
         self._stub = service_pb2_grpc.ResponsesServiceStub(self._channel)
 
     async def create_response(self, request: pb.CreateResponseRequest, caller: Caller) -> pb.Response:

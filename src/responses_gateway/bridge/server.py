@@ -12,7 +12,9 @@ from aiohttp import web
 from responses_gateway.bridge.app import create_app
 from responses_gateway.bridge.backend import Backend, RemoteBackend
 from responses_gateway.config import Settings, TLSConfig
-from responses_gateway.telemetry.metrics import Metrics, serve_metrics
+from responses_gateway.telemetry import Telemetry
+from responses_gateway.telemetry.metrics import serve_metrics
+from responses_gateway.telemetry.tracing import grpc_client_interceptors
 
 
 @dataclass
@@ -22,25 +24,28 @@ class BridgeRuntime:
     runner: web.AppRunner
     backend: Backend
     http_port: int
-    metrics: Metrics
+    telemetry: Telemetry
     # Where `/metrics` is served when not on the HTTP port (settings.metrics_port).
     metrics_port: int | None = None
 
 
 @contextlib.asynccontextmanager
-async def run_bridge(settings: Settings, backend: Backend, metrics: Metrics | None = None) -> AsyncIterator[BridgeRuntime]:
+async def run_bridge(
+    settings: Settings, backend: Backend, telemetry: Telemetry | None = None
+) -> AsyncIterator[BridgeRuntime]:
     """Serve the HTTP bridge over a backend until the context exits; the caller owns the backend.
 
-    `metrics`: the process's (in `serve`, shared with the service); served at
-    `/metrics` on the HTTP port, or alone on `metrics_port` when that is set.
+    `telemetry`: the process's (in `serve`, shared with the service); its
+    metrics are served at `/metrics` on the HTTP port, or alone on
+    `metrics_port` when that is set.
     """
-    metrics = metrics or Metrics()
+    telemetry = telemetry or Telemetry()
     own_port = settings.metrics_port is not None
     app = create_app(
         backend,
         max_body_bytes=settings.max_body_bytes,
         read_timeout=settings.http_read_timeout,
-        metrics=metrics,
+        metrics=telemetry.metrics,
         metrics_route=not own_port,
     )
     # handler_cancellation: a client that disconnects cancels its handler,
@@ -64,9 +69,9 @@ async def run_bridge(settings: Settings, backend: Backend, metrics: Metrics | No
             metrics_port = None
             if settings.metrics_port is not None:
                 metrics_port = await stack.enter_async_context(
-                    serve_metrics(metrics, settings.http_host, settings.metrics_port, reuse_port=settings.workers > 1)
+                    serve_metrics(telemetry.metrics, settings.http_host, settings.metrics_port, reuse_port=settings.workers > 1)
                 )
-            yield BridgeRuntime(runner, backend, port, metrics, metrics_port)
+            yield BridgeRuntime(runner, backend, port, telemetry, metrics_port)
     finally:
         await runner.cleanup()
 
@@ -81,11 +86,12 @@ def _server_tls(tls: TLSConfig) -> ssl.SSLContext | None:
 
 
 @contextlib.asynccontextmanager
-async def run_remote_bridge(settings: Settings) -> AsyncIterator[BridgeRuntime]:
+async def run_remote_bridge(settings: Settings, telemetry: Telemetry | None = None) -> AsyncIterator[BridgeRuntime]:
     """`serve bridge`: the bridge alone, dialling the service at backend_target (over TLS when configured)."""
-    backend = RemoteBackend(settings.backend_target, settings.tls)
+    telemetry = telemetry or Telemetry()
+    backend = RemoteBackend(settings.backend_target, settings.tls, grpc_client_interceptors(telemetry.tracing))
     try:
-        async with run_bridge(settings, backend) as bridge:
+        async with run_bridge(settings, backend, telemetry) as bridge:
             yield bridge
     finally:
         await backend.aclose()

@@ -10,4 +10,7 @@ PROVIDER_TYPES: dict[str, ProviderFactory] = {
     "local": local.create,  # xllamacpp is only ever imported by its worker process
 }
 
-__all__ = ["PROVIDER_TYPES", "Provider", "ProviderCall", "ProviderFactory"]
+# Which OpenAI API each protocol speaks: `openai.api.type` on the spans of calls to OpenAI itself.
+OPENAI_API_TYPES = {"openai_responses": "responses", "chat_completions": "chat_completions"}
+
+__all__ = ["OPENAI_API_TYPES", "PROVIDER_TYPES", "Provider", "ProviderCall", "ProviderFactory"]

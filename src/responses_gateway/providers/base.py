@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
@@ -55,6 +55,15 @@ class Provider(Protocol):
 
     async def aclose(self) -> None:
         """Release pooled connections."""
+        ...
+
+
+@runtime_checkable
+class Queued(Protocol):
+    """A provider that queues requests itself (the local model): its depth is a metric."""
+
+    def queue_depth(self) -> tuple[int, int]:
+        """Requests generating now and those waiting for a slot."""
         ...
 
 

@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import responses_pb2 as pb
-from responses_gateway.config import BreakerPolicy, ModelConfig, RetryPolicy, Settings
+from responses_gateway.config import BreakerPolicy, ModelConfig, ProviderConfig, RetryPolicy, Settings
+from responses_gateway.context.transcript import EMPTY, Transcript
 from responses_gateway.errors import (
     DeploymentsCoolingDown,
     GatewayError,
@@ -32,10 +33,13 @@ from responses_gateway.errors import (
     UpstreamAccountError,
     UpstreamServerError,
 )
-from responses_gateway.providers import PROVIDER_TYPES, Provider, ProviderCall, ProviderFactory
-from responses_gateway.context.transcript import EMPTY, Transcript
+from responses_gateway.providers import OPENAI_API_TYPES, PROVIDER_TYPES, Provider, ProviderCall, ProviderFactory
+from responses_gateway.providers.base import Queued
 from responses_gateway.router.breaker import BreakerState, CircuitBreaker
 from responses_gateway.router.capabilities import check_capabilities
+from responses_gateway.router.observed import ModelCallObserver, ObservedCall
+from responses_gateway.telemetry import Telemetry
+from responses_gateway.telemetry.genai import Upstream
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,6 +65,7 @@ class Deployment:
     upstream_model: str
     weight: float
     breaker: CircuitBreaker
+    upstream: Upstream
     unavailable_reason: str = ""
 
 
@@ -93,7 +98,9 @@ class Router:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
+        self._observer = ModelCallObserver(telemetry)
         self._models = {m.id: m for m in settings.models}
         self._retry: RetryPolicy = settings.retry
         self._sleep = sleep
@@ -111,6 +118,7 @@ class Router:
             else:
                 self._providers[config.name] = factory(config, key)
         known = {p.name for p in settings.providers}
+        self._upstreams = {p.name: _upstream(p) for p in settings.providers}
         self._deployments: dict[str, list[Deployment]] = {}
         for model in settings.models:
             self._deployments[model.id] = [
@@ -120,6 +128,17 @@ class Router:
             for fallback in model.fallbacks:
                 if fallback not in self._models:
                     raise ValueError(f"model '{model.id}' falls back to unknown model '{fallback}'")
+        self._observer.watch(self._breaker_states, self._queue_depths)
+
+    def _breaker_states(self) -> Iterator[tuple[str, BreakerState]]:
+        for deployments in self._deployments.values():
+            for deployment in deployments:
+                yield deployment.name, deployment.breaker.state
+
+    def _queue_depths(self) -> Iterator[tuple[str, int, int]]:
+        for name, provider in self._providers.items():
+            if isinstance(provider, Queued):
+                yield (name, *provider.queue_depth())
 
     def _deployment(
         self,
@@ -135,12 +154,14 @@ class Router:
             raise ValueError(f"model '{model.id}' names unknown provider '{provider}'")
         if provider in unavailable:
             log.warning("model %s via %s is not servable: %s", model.id, provider, unavailable[provider])
+        name = f"{provider}/{upstream_model}"
         return Deployment(
-            name=f"{provider}/{upstream_model}",
+            name=name,
             provider=self._providers.get(provider),
             upstream_model=upstream_model,
             weight=weight,
-            breaker=CircuitBreaker(breaker.failure_threshold, breaker.cooldown),
+            breaker=CircuitBreaker(breaker.failure_threshold, breaker.cooldown, on_change=self._observer.breaker_changed(name)),
+            upstream=self._upstreams[provider],
             unavailable_reason=unavailable.get(provider, ""),
         )
 
@@ -217,6 +238,7 @@ class Router:
         log.info("deployment %s failed (%s); %s", deployment.name, type(exc).__name__, "moving on" if delay is None else "retrying")
         if delay is not None:
             self.stats.retries += 1
+            self._observer.retrying(deployment.name, exc, delay)
         return delay
 
     async def stream(
@@ -226,9 +248,9 @@ class Router:
 
         The conversation is `history.items[history_start:]` then `request.input_items`.
         """
-        deployment, (first, events) = await self._first_answer(route, request, history, history_start, _first_event)
+        deployment, (first, events), call = await self._first_answer(route, request, history, history_start, _first_event)
         # Closed with this generator, so the upstream stops and the breaker hears at once.
-        async with contextlib.aclosing(_relayed(deployment, first, events)) as relayed:
+        async with contextlib.aclosing(_relayed(deployment, first, events, call)) as relayed:
             async for event in relayed:
                 yield event
 
@@ -236,8 +258,9 @@ class Router:
         self, route: Route, request: pb.CreateResponseRequest, history: Transcript = EMPTY, history_start: int = 0
     ) -> pb.Response:
         """The finished response, from one non-streamed call to the first deployment that answers (a unary create)."""
-        deployment, response = await self._first_answer(route, request, history, history_start, _complete)
+        deployment, response, call = await self._first_answer(route, request, history, history_start, _complete)
         deployment.breaker.record_success()
+        call.answered(response)
         return response
 
     async def _first_answer(
@@ -247,8 +270,12 @@ class Router:
         history: Transcript,
         history_start: int,
         attempt_call: Callable[[Provider, ProviderCall], Awaitable[T]],
-    ) -> tuple[Deployment, T]:
-        """The one retry loop, for streamed and unary calls: deployments in order, retries, breakers, fallbacks."""
+    ) -> tuple[Deployment, T, ObservedCall]:
+        """The one retry loop, for streamed and unary calls: deployments in order, retries, breakers, fallbacks.
+
+        Each attempt is observed (a model-call span, the GenAI metrics); the
+        answering one is returned still open, for its caller to end.
+        """
         last_error: GatewayError | None = None
         previous = route
         for target, deployment in self._candidates(route):
@@ -256,30 +283,42 @@ class Router:
             while deployment.breaker.allow():
                 if target is not previous:
                     self.stats.fallbacks += 1
+                    self._observer.falling_back(previous.model.id, target.model.id)
                     previous = target
                 attempt += 1
                 self.stats.attempts += 1
                 assert deployment.provider is not None
+                call = _call(request, target, deployment, history, history_start)
+                observed = self._observer.start(deployment.upstream, call.request, deployment.upstream_model)
                 try:
-                    answer = await attempt_call(deployment.provider, _call(request, target, deployment, history, history_start))
+                    with observed.current():
+                        answer = await attempt_call(deployment.provider, call)
                 except GatewayError as exc:
+                    observed.failed(exc)
                     last_error = exc
                     delay = self._after_failure(deployment, attempt, exc)
                     if delay is None:
                         break
                     await self._sleep(delay)
                     continue
-                except BaseException:
+                except BaseException as exc:
+                    observed.failed(exc)
                     deployment.breaker.release()
                     raise
                 self.stats.last_deployment = deployment.name
-                return deployment, answer
+                return deployment, answer, observed
         raise last_error or DeploymentsCoolingDown(route.model.id)
 
     async def aclose(self) -> None:
         """Close every provider's connection pool."""
         for provider in self._providers.values():
             await provider.aclose()
+
+
+def _upstream(config: ProviderConfig) -> Upstream:
+    name = config.telemetry_name or config.name
+    api_type = OPENAI_API_TYPES.get(config.type) if name == "openai" else None
+    return Upstream.at(name, config.resolved_base_url(), api_type)
 
 
 def _call(
@@ -304,7 +343,10 @@ def _for_model(request: pb.CreateResponseRequest, route: Route) -> pb.CreateResp
 
 
 async def _relayed(
-    deployment: Deployment, first: epb.ResponseStreamEvent, events: AsyncIterator[epb.ResponseStreamEvent]
+    deployment: Deployment,
+    first: epb.ResponseStreamEvent,
+    events: AsyncIterator[epb.ResponseStreamEvent],
+    call: ObservedCall,
 ) -> AsyncGenerator[epb.ResponseStreamEvent, None]:
     """A deployment's events after its first; the breaker hears the outcome when the stream ends.
 
@@ -313,19 +355,24 @@ async def _relayed(
     events) but counts against the deployment like one before the first event.
     """
     try:
+        call.saw(first)
         yield first
         async for event in events:
+            call.saw(event)
             yield event
     except GatewayError as exc:
+        call.failed(exc)
         if is_failover(exc) and not isinstance(exc, RateLimited):
             deployment.breaker.record_failure()
         else:
             deployment.breaker.release()
         raise
     except BaseException:
+        call.left()
         deployment.breaker.record_success()
         raise
     else:
+        call.left()
         deployment.breaker.record_success()
     finally:
         await _aclose(events)

@@ -31,6 +31,7 @@ from responses_gateway.service.call import CallContext
 from responses_gateway.service.conversation import StoredHistory
 from responses_gateway.service.history import HistoryLoader
 from responses_gateway.service.items import canonical_input, item_id
+from responses_gateway.service.observed import CreateObserver, ObservedCreate
 from responses_gateway.service.persistence import ResponseWriter
 from responses_gateway.service.validation import validate_count, validate_create
 
@@ -56,8 +57,16 @@ class _Prepared:
 class ResponseCreation:
     """CreateResponse, StreamResponse and CountInputTokens."""
 
-    def __init__(self, router: Router, history: HistoryLoader, writer: ResponseWriter, admission: Admission) -> None:
+    def __init__(
+        self,
+        router: Router,
+        history: HistoryLoader,
+        writer: ResponseWriter,
+        admission: Admission,
+        observer: CreateObserver | None = None,
+    ) -> None:
         self._router = router
+        self._observer = observer or CreateObserver(None)
         self._history = history
         self._writer = writer
         self._admission = admission
@@ -70,42 +79,66 @@ class ResponseCreation:
         failure is an error status and nothing is stored (no claim row: one
         write at the end).
         """
-        prep = await self._prepare(req, ctx)
-        conv = prep.conversation
-        upstream = await self._trimming_on_overflow(
-            prep, lambda: self._router.complete(prep.route, prep.upstream, conv.history, conv.history_start)
-        )
-        assembler = prep.assembler()
-        final = assembler.complete(upstream)
-        self._admission.settle(ctx, req.model, prep.reserved_tokens, final.usage)
-        if prep.store:
-            await self._writer.finish(conv, None, final, assembler.stored_output, ctx)
+        observed = self._observer.begin(req, ctx, streamed=False)
+        try:
+            with observed.current():
+                prep = await self._prepare(req, ctx, observed)
+                conv = prep.conversation
+                upstream = await self._trimming_on_overflow(
+                    prep, lambda: self._router.complete(prep.route, prep.upstream, conv.history, conv.history_start)
+                )
+                assembler = prep.assembler()
+                final = assembler.complete(upstream)
+                self._admission.settle(ctx, req.model, prep.reserved_tokens, final.usage)
+                if prep.store:
+                    await self._writer.finish(conv, None, final, assembler.stored_output, ctx)
+        except BaseException as exc:
+            observed.failed(exc)
+            raise
+        observed.finished(final)
         return final
 
     async def stream(self, req: pb.CreateResponseRequest, ctx: CallContext) -> AsyncIterator[epb.ResponseStreamEvent]:
         """Create a response and yield its events; errors before the first event raise."""
-        prep = await self._prepare(req, ctx)
+        observed = self._observer.begin(req, ctx, streamed=True)
+        try:
+            with observed.current():
+                prep = await self._prepare(req, ctx, observed)
+                first, upstream = await self._open(prep)
+        except BaseException as exc:
+            observed.failed(exc)
+            raise
         assembler = prep.assembler()
-        first, upstream = await self._open(prep)
         begun: asyncio.Task[bool] | None = None
         try:
-            begun = self._writer.begin(prep.snapshot, prep.conversation, ctx) if prep.store else None
             try:
-                for event in assembler.start():
-                    yield event
-                async for event in _relay(first, upstream, assembler):
-                    yield event
-            except (GeneratorExit, asyncio.CancelledError):
-                # The client went away mid-stream: keep what it saw, as a failed response.
-                if prep.store:
-                    await asyncio.shield(self._interrupted(prep, begun, assembler, ctx))
-                raise
-        finally:
-            await upstream.aclose()
-        assert assembler.final is not None
-        self._admission.settle(ctx, req.model, prep.reserved_tokens, assembler.final.usage)
-        if prep.store:
-            await self._writer.finish(prep.conversation, begun, assembler.final, assembler.stored_output, ctx)
+                with observed.current():
+                    begun = self._writer.begin(prep.snapshot, prep.conversation, ctx) if prep.store else None
+                try:
+                    for event in assembler.start():
+                        yield event
+                    async for event in _relay(first, upstream, assembler):
+                        observed.saw(event)
+                        yield event
+                except (GeneratorExit, asyncio.CancelledError):
+                    # The client went away mid-stream: keep what it saw, as a failed response.
+                    if prep.store:
+                        with observed.current():
+                            await asyncio.shield(self._interrupted(prep, begun, assembler, ctx))
+                    if assembler.final is not None:
+                        observed.finished(assembler.final)
+                    raise
+            finally:
+                await upstream.aclose()
+            assert assembler.final is not None
+            self._admission.settle(ctx, req.model, prep.reserved_tokens, assembler.final.usage)
+            if prep.store:
+                with observed.current():
+                    await self._writer.finish(prep.conversation, begun, assembler.final, assembler.stored_output, ctx)
+        except BaseException as exc:
+            observed.failed(exc)  # nothing when the response was already observed
+            raise
+        observed.finished(assembler.final)
         yield assembler.terminal()
 
     async def count_input_tokens(self, req: pb.CreateResponseRequest, ctx: CallContext) -> spb.CountInputTokensResponse:
@@ -140,7 +173,7 @@ class ResponseCreation:
             new_items = _resolve_references(new_items, list(history.items))
         return history, new_items
 
-    async def _prepare(self, req: pb.CreateResponseRequest, ctx: CallContext) -> _Prepared:
+    async def _prepare(self, req: pb.CreateResponseRequest, ctx: CallContext, observed: ObservedCreate) -> _Prepared:
         validate_create(req)
         model = self._router.model(req.model)
         history, new_items = await self._inputs(req, ctx)
@@ -149,6 +182,7 @@ class ResponseCreation:
         snapshot = _snapshot(req, new_id("resp"))
         if conv.plan.drop:
             snapshot.truncation_details.dropped_items = conv.plan.drop
+        observed.identified(snapshot.id, conv.plan.drop)
         reserved = conv.input_tokens + conversation.reserved_output(model, req)
         await self._admission.admit(ctx, reserved, create=True)
         return _Prepared(

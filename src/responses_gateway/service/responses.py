@@ -17,17 +17,19 @@ from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.router import Router
 from responses_gateway.security import Authenticator
 from responses_gateway.security.limits import MemoryRateLimiter, RateLimiter
-from responses_gateway.service.admission import Admission
-from responses_gateway.service.usage import UsageLedger
 from responses_gateway.service import reads
+from responses_gateway.service.admission import Admission
 from responses_gateway.service.cache import ConversationCache
 from responses_gateway.service.call import CallContext, caller_of
 from responses_gateway.service.creation import ResponseCreation
 from responses_gateway.service.history import HistoryLoader
 from responses_gateway.service.leases import LeaseKeeper
+from responses_gateway.service.observed import CreateObserver
 from responses_gateway.service.pending import PendingWrites
 from responses_gateway.service.persistence import ResponseWriter
+from responses_gateway.service.usage import UsageLedger
 from responses_gateway.store import Store
+from responses_gateway.telemetry import Telemetry
 
 __all__ = ["CallContext", "ResponsesService"]
 
@@ -45,11 +47,13 @@ class ResponsesService:
         pending: PendingWrites | None = None,
         limiter: RateLimiter | None = None,
         ledger: UsageLedger | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         """`pending`: where finished responses' writes run behind their answers; None writes before answering.
 
         `limiter`: the rate limits' buckets (default: in this process's memory);
-        `ledger`: where usage is recorded (None: not recorded, no monthly quotas).
+        `ledger`: where usage is recorded (None: not recorded, no monthly quotas);
+        `telemetry`: the spans and metrics creates record into (None: none).
         """
         cache = cache or ConversationCache()
         self._authenticator = authenticator
@@ -57,7 +61,9 @@ class ResponsesService:
         self._admission = Admission(limiter or MemoryRateLimiter(), ledger)
         self._router = router
         self._writer = ResponseWriter(store, leases, cache, pending)
-        self._creation = ResponseCreation(router, HistoryLoader(store, cache, self._writer), self._writer, self._admission)
+        history = HistoryLoader(store, cache, self._writer)
+        observer = CreateObserver(telemetry)
+        self._creation = ResponseCreation(router, history, self._writer, self._admission, observer)
         self._stored = reads.StoredResponses(store, cache, self._writer)
 
     async def authenticate(self, authorization: str | None, headers: dict[str, str] | None = None) -> CallContext:

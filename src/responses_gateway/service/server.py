@@ -12,13 +12,14 @@ from responses_gateway.security import Authenticator
 from responses_gateway.service.grpc_auth import AuthInterceptor
 from responses_gateway.service.grpc_servicer import ResponsesServicer
 from responses_gateway.service.responses import ResponsesService
+from responses_gateway.telemetry.tracing import Tracing, grpc_server_interceptors
 
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["ResponsesService"].full_name
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 def bind_server(
-    host: str, port: int, authenticator: Authenticator, tls: TLSConfig | None = None
+    host: str, port: int, authenticator: Authenticator, tls: TLSConfig | None = None, tracing: Tracing | None = None
 ) -> tuple[grpc.aio.Server, int]:
     """A server bound to host:port (0 picks one), not started and serving nothing yet; the bound port.
 
@@ -26,7 +27,8 @@ def bind_server(
     certificate in `tls` the port speaks TLS only (mutual TLS with `client_ca_file`).
     """
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(authenticator, SERVICE_NAME)],
+        # The server span first, so refused calls are traced too.
+        interceptors=[*grpc_server_interceptors(tracing), AuthInterceptor(authenticator, SERVICE_NAME)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

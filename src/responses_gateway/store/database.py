@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from responses_gateway.telemetry.tracing import Tracing, untraced
 
 from . import migrations
 from .group_commit import GroupCommitWriter
@@ -49,10 +51,11 @@ class Store:
         self._writer = writer
 
     @classmethod
-    async def open(cls, url: str | URL) -> Store:
-        """Create the engine for `url` and check that the database answers."""
+    async def open(cls, url: str | URL, tracing: Tracing | None = None) -> Store:
+        """Create the engine for `url` and check that the database answers; with `tracing`, its statements are spans."""
         parsed = make_url(url)
         engine = create_async_engine(parsed, **_engine_options(parsed))
+        engines = [engine.sync_engine]
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
         try:
@@ -65,7 +68,10 @@ class Store:
         if parsed.get_backend_name() == "sqlite" and not _is_sqlite_memory(parsed):
             sync_engine = create_engine(parsed.set(drivername="sqlite+pysqlite"), pool_size=2, max_overflow=0)
             event.listen(sync_engine, "connect", _apply_sqlite_pragmas)
-            writer = GroupCommitWriter(sync_engine)
+            engines.append(sync_engine)
+            writer = GroupCommitWriter(sync_engine, tracing.tracer if tracing is not None else None)
+        if tracing is not None:
+            trace_statements(engines, tracing)
         return cls(engine, writer)
 
     @property
@@ -89,8 +95,9 @@ class Store:
 
     async def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema to `revision` with Alembic, on one transaction of this engine."""
-        async with self._engine.begin() as connection:
-            await connection.run_sync(migrations.upgrade, revision)
+        with untraced():
+            async with self._engine.begin() as connection:
+                await connection.run_sync(migrations.upgrade, revision)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -122,3 +129,11 @@ def _apply_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -
             cursor.execute(pragma)
     finally:
         cursor.close()
+
+
+def trace_statements(engines: list[Engine], tracing: Tracing) -> None:
+    """A client span per statement, under whatever span is current (the official instrumentation)."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    # Its dependency check refuses SQLAlchemy 2.1, which it works with.
+    SQLAlchemyInstrumentor().instrument(engines=engines, tracer_provider=tracing.provider, skip_dep_check=True)

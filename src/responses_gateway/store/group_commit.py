@@ -17,13 +17,20 @@ waits for one: the writer's connection has automatic checkpoints turned off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Connection, Engine
+
+from responses_gateway.telemetry.tracing import untraced
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +42,19 @@ MAX_GROUP = 256
 CHECKPOINT_COMMITS = 500
 CHECKPOINT_SECONDS = 1.0
 
-_Job = tuple[Callable[[Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
+# A write, where its result goes, and the trace context it was asked for in (None when not tracing).
+_Job = tuple[Callable[[Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop, Context | None]
 _Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 
 
 class GroupCommitWriter:
     """Runs write functions on one connection in one thread, committing what is queued together."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine  # needs two connections: the writer's and the checkpointer's
+    def __init__(self, engine: Engine, tracer: trace.Tracer | None = None) -> None:
+        """`tracer`: each write becomes a span in the trace of the request that asked for it, and each
+        commit one span linked to every write it carried."""
+        self._engine = engine
+        self._tracer = tracer  # needs two connections: the writer's and the checkpointer's
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._checkpoint_due = threading.Event()
@@ -59,7 +70,8 @@ class GroupCommitWriter:
         """`fn(connection)` inside a transaction; returns its result once that transaction committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((fn, future, loop))
+        # The asking request's context travels with the job: the writer thread has none of its own.
+        self._jobs.put((fn, future, loop, _traced_context() if self._tracer is not None else None))
         # Shielded: a caller that goes away must not cancel a write already queued.
         return await asyncio.shield(future)
 
@@ -98,9 +110,9 @@ class GroupCommitWriter:
     def _commit(self, conn: Connection, group: list[_Job]) -> None:
         outcomes: list[_Outcome] = []
         try:
-            with conn.begin():
-                results = [fn(conn) for fn, _, _ in group]
-            outcomes = [(future, result, None) for (_, future, _), result in zip(group, results, strict=True)]
+            with self._commit_span(group), conn.begin():
+                results = [self._apply(conn, fn, ctx) for fn, _, _, ctx in group]
+            outcomes = [(future, result, None) for (_, future, _, _), result in zip(group, results, strict=True)]
             self.groups += 1
         except Exception as exc:
             if len(group) == 1:
@@ -111,7 +123,7 @@ class GroupCommitWriter:
         if self._since_checkpoint >= CHECKPOINT_COMMITS:
             self._checkpoint_due.set()
         by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
-        for (_, _, loop), outcome in zip(group, outcomes, strict=True):
+        for (_, _, loop, _), outcome in zip(group, outcomes, strict=True):
             by_loop.setdefault(loop, []).append(outcome)
         for loop, done in by_loop.items():
             try:
@@ -119,8 +131,32 @@ class GroupCommitWriter:
             except RuntimeError:  # that loop has closed: nobody is waiting any more
                 pass
 
+    def _apply(self, conn: Connection, fn: Callable[[Connection], T], ctx: Context | None) -> T:
+        """One write, as a span of the request that asked for it (its statements sit under it)."""
+        if self._tracer is None:
+            return fn(conn)
+        if ctx is None:
+            with untraced():  # a write no request asked for (usage, leases)
+                return fn(conn)
+        with self._tracer.start_as_current_span("store.write", context=ctx, kind=SpanKind.INTERNAL):
+            return fn(conn)
+
+    def _commit_span(self, group: list[_Job]) -> contextlib.AbstractContextManager[object]:
+        """One span for a transaction: in the first write's trace, linked to every write it carries."""
+        contexts = [ctx for _, _, _, ctx in group if ctx is not None]
+        if self._tracer is None or not contexts:
+            return contextlib.nullcontext()
+        links = [trace.Link(trace.get_current_span(ctx).get_span_context()) for ctx in contexts]
+        return self._tracer.start_as_current_span(
+            "store.commit",
+            context=contexts[0],
+            kind=SpanKind.INTERNAL,
+            links=links,
+            attributes={"db.system": "sqlite", "responses_gateway.writes": len(group)},
+        )
+
     def _checkpoints(self) -> None:
-        with self._engine.connect() as conn:
+        with untraced(), self._engine.connect() as conn:
             while not self._stopping.is_set():
                 self._checkpoint_due.wait(CHECKPOINT_SECONDS)
                 self._checkpoint_due.clear()
@@ -141,14 +177,20 @@ class GroupCommitWriter:
                 log.exception("final SQLite checkpoint failed")
 
     def _alone(self, conn: Connection, job: _Job) -> _Outcome:
-        fn, future, _ = job
+        fn, future, _, ctx = job
         try:
-            with conn.begin():
-                result = fn(conn)
+            with self._commit_span([job]), conn.begin():
+                result = self._apply(conn, fn, ctx)
             self.groups += 1
             return future, result, None
         except Exception as exc:
             return future, None, exc
+
+
+def _traced_context() -> Context | None:
+    """The current context when a span is in it (a background write, such as usage, belongs to no trace)."""
+    ctx = otel_context.get_current()
+    return ctx if trace.get_current_span(ctx).get_span_context().is_valid else None
 
 
 def _deliver(outcomes: list[_Outcome]) -> None:

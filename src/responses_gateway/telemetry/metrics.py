@@ -2,23 +2,39 @@
 
 Each process builds one `Metrics` and passes it to what records into it, so
 tests run several servers in one interpreter without sharing counters.
-Labels are bounded: routes are patterns, never paths with ids in them.
+Labels are bounded: routes are patterns, models and providers are the
+configured ones, tenants are the operator's; never ids, keys or user text.
+The GenAI instruments carry OpenTelemetry's names (`gen_ai.client.token.usage`
+is `gen_ai_client_token_usage` here), so dashboards built on the convention fit.
+Latency histograms take the current trace id as an exemplar when tracing is
+on; the OpenMetrics format (what Prometheus asks for) carries it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from opentelemetry import trace
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 # Seconds; from a cached lookup (milliseconds) to a long reasoning stream (minutes).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# The GenAI convention's advice for gen_ai.client.operation.duration and the server durations.
+OPERATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+FIRST_TOKEN_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+PER_TOKEN_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+
+GaugeSource = Callable[[], Iterable[tuple[tuple[str, ...], float]]]
 
 
 class Metrics:
@@ -30,33 +46,141 @@ class Metrics:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
+        self._gauges = _GaugeSources()
+        self.registry.register(self._gauges)
+        self._children: dict[tuple[object, ...], Any] = {}
+        r = self.registry
         self.http_requests = Counter(
             "responses_gateway_http_requests",
-            "HTTP requests answered by the bridge, by route pattern, method and status.",
+            "HTTP requests the bridge answered, by route pattern, method and status.",
             ("route", "method", "status"),
-            registry=self.registry,
+            registry=r,
         )
         self.http_duration = Histogram(
             "responses_gateway_http_request_duration_seconds",
             "Time from a request's arrival to its handler's return (a stream's whole length).",
             ("route", "method"),
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=r,
         )
+        self.responses = Counter(
+            "responses_gateway_responses",
+            "Responses the service finished, by model, tenant and final status.",
+            ("model", "tenant", "status"),
+            registry=r,
+        )
+        self.tokens = Counter(
+            "responses_gateway_tokens",
+            "Tokens of finished responses, by model, tenant and type (input, cached, output, reasoning).",
+            ("model", "tenant", "type"),
+            registry=r,
+        )
+        self.streams_in_flight = Gauge(
+            "responses_gateway_streams_in_flight", "Streamed responses being produced now.", registry=r
+        )
+        self.upstream_errors = Counter(
+            "responses_gateway_upstream_errors",
+            "Failed upstream attempts, by provider and error type.",
+            ("provider", "error_type"),
+            registry=r,
+        )
+        self.retries = Counter(
+            "responses_gateway_upstream_retries", "Attempts repeated on the same deployment.", ("deployment",), registry=r
+        )
+        self.fallbacks = Counter(
+            "responses_gateway_upstream_fallbacks",
+            "Moves from one model to its fallback.",
+            ("from_model", "to_model"),
+            registry=r,
+        )
+        self.breaker_transitions = Counter(
+            "responses_gateway_breaker_transitions", "Circuit breakers changing state.", ("deployment", "state"), registry=r
+        )
+        self.operation_duration = Histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "GenAI operation duration: one upstream call, to its last event.",
+            ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"),
+            buckets=OPERATION_BUCKETS,
+            registry=r,
+        )
+        self.token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Number of input and output tokens used, per upstream call.",
+            ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"),
+            buckets=TOKEN_BUCKETS,
+            registry=r,
+        )
+        self.server_duration = Histogram(
+            "gen_ai_server_request_duration_seconds",
+            "Generative AI server request duration: a create, from its arrival at the service to its last event.",
+            ("gen_ai_operation_name", "gen_ai_request_model", "error_type"),
+            buckets=OPERATION_BUCKETS,
+            registry=r,
+        )
+        self.time_to_first_token = Histogram(
+            "gen_ai_server_time_to_first_token_seconds",
+            "Time to generate the first output token (streamed creates).",
+            ("gen_ai_operation_name", "gen_ai_request_model"),
+            buckets=FIRST_TOKEN_BUCKETS,
+            registry=r,
+        )
+        self.time_per_output_token = Histogram(
+            "gen_ai_server_time_per_output_token_seconds",
+            "Time per output token after the first (streamed creates).",
+            ("gen_ai_operation_name", "gen_ai_request_model"),
+            buckets=PER_TOKEN_BUCKETS,
+            registry=r,
+        )
+
+    def child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """A labelled child, cached: `labels()` takes a lock and builds a key on every call."""
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def add_gauge(self, name: str, documentation: str, labels: tuple[str, ...], source: GaugeSource) -> None:
+        """A gauge read from `source` at each scrape (state that lives elsewhere: queues, breakers, pending writes)."""
+        self._gauges.add(name, documentation, labels, source)
+
+    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered HTTP request and its duration."""
+        self.child(self.http_requests, route, method, str(status)).inc()
+        self.child(self.http_duration, route, method).observe(seconds, exemplar())
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The registry in the format the scraper asked for (OpenMetrics or Prometheus text) and its content type."""
         encoder, content_type = choose_encoder(accept or "")
         return encoder(self.registry), content_type
 
-    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one answered HTTP request and its duration."""
-        self.http_requests.labels(route, method, str(status)).inc()
-        self.http_duration.labels(route, method).observe(seconds)
+
+def exemplar() -> dict[str, str] | None:
+    """The current trace's ids as a histogram exemplar; None when no sampled span is current."""
+    context = trace.get_current_span().get_span_context()
+    if not context.trace_flags.sampled:
+        return None
+    return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
 
 
-# Where an aiohttp app keeps the process's Metrics.
-METRICS = web.AppKey("metrics", Metrics)
+class _GaugeSources(Collector):
+    """Gauges whose values are read when scraped."""
+
+    def __init__(self) -> None:
+        self._sources: list[tuple[str, str, tuple[str, ...], GaugeSource]] = []
+
+    def add(self, name: str, documentation: str, labels: tuple[str, ...], source: GaugeSource) -> None:
+        self._sources.append((name, documentation, labels, source))
+
+    def collect(self) -> Iterator[Metric]:
+        for name, documentation, labels, source in self._sources:
+            family = GaugeMetricFamily(name, documentation, labels=list(labels))
+            for values, value in source():
+                family.add_metric(list(values), value)
+            yield family
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
 
 
 @contextlib.asynccontextmanager
@@ -82,3 +206,6 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     response.headers["Content-Type"] = content_type  # carries its own version and charset parameters
     return response
 
+
+# Where an aiohttp app keeps the process's Metrics.
+METRICS = web.AppKey("metrics", Metrics)

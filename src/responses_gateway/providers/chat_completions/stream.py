@@ -69,6 +69,9 @@ class ChunkTranslator:
         self._calls: dict[int, _Call] = {}
         self.finish_reason: str | None = None
         self.usage: pb.Usage | None = None
+        # The upstream's completion id and model, as it named them (traces report them).
+        self._upstream_id = ""
+        self._upstream_model = ""
 
     # --- helpers -------------------------------------------------------------
 
@@ -238,6 +241,10 @@ class ChunkTranslator:
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self.usage = usage_from_chat(usage)
+        if not self._upstream_id:
+            upstream_id, model = chunk.get("id"), chunk.get("model")
+            self._upstream_id = upstream_id if isinstance(upstream_id, str) else ""
+            self._upstream_model = model if isinstance(model, str) else ""
         choices = chunk.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return
@@ -269,6 +276,7 @@ class ChunkTranslator:
         terminal = epb.ResponseStreamEvent()
         response = (terminal.incomplete if reason else terminal.completed).response
         response.status = "incomplete" if reason else "completed"
+        response.id, response.model = self._upstream_id, self._upstream_model
         if reason:
             response.incomplete_details.reason = reason
         response.usage.CopyFrom(self.usage or pb.Usage())

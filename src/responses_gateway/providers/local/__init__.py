@@ -121,6 +121,10 @@ class LocalProvider:
     def admission(self) -> Admission:
         return self._admission
 
+    def queue_depth(self) -> tuple[int, int]:
+        """Requests generating now and those waiting for a slot."""
+        return self._admission.active, self._admission.waiting
+
     async def _warm(self) -> None:
         try:
             await self._ready()
