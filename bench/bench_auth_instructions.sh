@@ -7,7 +7,7 @@
 # `valgrind --tool=callgrind` in front of the instant fake upstream, once with `auth.mode open`
 # and once `required` with a key whose limits nothing reaches; each mode answers N1 and N2
 # sequential non-streaming requests (store off). Per request = (Ir(N2) - Ir(N1)) / (N2 - N1),
-# which cancels start-up; the difference between the modes is what keys and limits cost, and the
+# which cancels start-up and shutdown; the difference between the modes is what keys and limits cost, and the
 # last line converts it to µs at the open mode's own instructions per µs (from bench_auth.py's CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,10 @@ instructions() {  # mode requests -> total instructions of the gateway process
   local uppid=$!
   export RG_DATABASE_URL="sqlite+aiosqlite:///$WORK/$mode-$n.db" RG_AUTH__MODE=$mode RG_HTTP_PORT=$http RG_GRPC_PORT=$grpc
   export OPENAI_BASE_URL="http://127.0.0.1:$up/v1" OPENAI_API_KEY=sk-test-fake PYTHONHASHSEED=0
+  # Timers (usage writes, lease renewals, the key cache) run per second of wall time, and valgrind stretches a
+  # request to ~70 ms: left on, they add work per request that varies with the machine's load. Here they fire
+  # only at start and stop, which the slope cancels.
+  export RG_USAGE_FLUSH_SECONDS=3600 RG_LEASE_SECONDS=3600 RG_AUTH__CACHE_SECONDS=300
   export RG_PROVIDERS='[{"name": "openai", "type": "openai_responses", "base_url": "http://unused", "base_url_env": "OPENAI_BASE_URL", "api_key_env": "OPENAI_API_KEY"}]'
   export RG_MODELS='[{"id": "gpt-5.4", "provider": "openai", "tokenizer": "o200k"}]'
   key=$("$PY" -m responses_gateway.cli keys create --tenant bench --rpm 100000000 --tpm 100000000000 --json 2>/dev/null \

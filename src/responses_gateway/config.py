@@ -334,6 +334,8 @@ class Settings(BaseSettings):
     # restarted process with the same name reclaims (fails) what it left
     # unfinished. Default: host name and gRPC port.
     replica_id: str | None = None
+    # How often finished responses' usage is written (one transaction each time); a crash loses at most this long.
+    usage_flush_seconds: float = Field(default=1.0, gt=0)
     # A response in progress is claimed for this long and renewed while alive;
     # other replicas fail it once the claim lapses.
     lease_seconds: float = Field(default=30.0, ge=1.0)

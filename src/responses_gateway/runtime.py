@@ -95,7 +95,7 @@ async def run_service(
                 lambda: [((), float(len(written_behind)))],
             )
         limiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
-        ledger = UsageLedger(store)
+        ledger = UsageLedger(store, flush_seconds=settings.usage_flush_seconds)
         service = ResponsesService(
             router, store, leases, authenticator, pending=pending, limiter=limiter, ledger=ledger, telemetry=telemetry
         )

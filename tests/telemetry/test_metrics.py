@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
+import openai
 import pytest
 
 from responses_gateway.bridge.server import run_remote_bridge
 from responses_gateway.config import AuthConfig, Settings
 from responses_gateway.runtime import run_all, run_service
 from responses_gateway.telemetry.metrics import Metrics
+from tests.e2e.conftest import Gateway, gateway  # noqa: F401 - the fixture, both layouts
 
 
 def test_the_exposition_follows_what_the_scraper_accepts() -> None:
@@ -75,3 +77,44 @@ async def test_the_service_alone_serves_metrics_only_on_a_port_it_is_given(tmp_p
             assert status == 200 and "process_cpu_seconds_total" in text and 'route="/readyz"' not in text
             status, text = await _status(session, f"http://127.0.0.1:{bridge.metrics_port}/metrics")
             assert status == 200 and 'route="/readyz"' in text
+
+
+async def test_a_streamed_create_fills_the_genai_server_metrics_and_the_token_counts(gateway: Gateway) -> None:
+    """In both layouts the service's own metrics hold the create; the bridge's hold the HTTP request."""
+    assert gateway.service is not None
+    async with gateway.client() as client:
+        stream = await client.responses.create(model="gpt-5.4", input="Count to five", stream=True)
+        completed = None
+        async for event in stream:
+            if event.type == "response.completed":
+                completed = event.response
+    assert completed is not None and completed.usage is not None
+    registry = gateway.service.telemetry.metrics.registry
+
+    def value(name: str, **labels: str) -> float:
+        found = registry.get_sample_value(name, labels)
+        return 0.0 if found is None else found
+
+    model = {"gen_ai_operation_name": "chat", "gen_ai_request_model": "gpt-5.4"}
+    assert value("gen_ai_server_request_duration_seconds_count", **model, error_type="") == 1
+    assert value("gen_ai_server_time_to_first_token_seconds_count", **model) == 1
+    assert value("gen_ai_server_time_per_output_token_seconds_count", **model) == 1
+    assert value("responses_gateway_responses_total", model="gpt-5.4", tenant="default", status="completed") == 1
+    assert value("responses_gateway_tokens_total", model="gpt-5.4", tenant="default", type="output") == completed.usage.output_tokens
+    assert value("responses_gateway_tokens_total", model="gpt-5.4", tenant="default", type="input") == completed.usage.input_tokens
+    assert value("responses_gateway_streams_in_flight") == 0
+    upstream = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "openai", "gen_ai_request_model": "gpt-5.4"}
+    assert value("gen_ai_client_token_usage_sum", **upstream, gen_ai_token_type="output") == completed.usage.output_tokens
+    async with aiohttp.ClientSession() as session, session.get(f"{gateway.http_url}/metrics") as resp:
+        text = await resp.text()
+    assert 'responses_gateway_http_requests_total{method="POST",route="/v1/responses",status="200"} 1.0' in text
+
+
+async def test_an_unknown_model_is_no_metric_label(gateway: Gateway) -> None:
+    assert gateway.service is not None
+    async with gateway.client() as client:
+        with pytest.raises(openai.BadRequestError):
+            await client.responses.create(model="no-such-model-anyone-typed", input="hi")
+    text = gateway.service.telemetry.metrics.exposition(None)[0].decode()
+    assert "no-such-model-anyone-typed" not in text
+    assert 'gen_ai_server_request_duration_seconds_count{error_type="ModelNotFound",gen_ai_operation_name="chat",gen_ai_request_model=""} 1.0' in text
