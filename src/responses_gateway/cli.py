@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from responses_gateway.config import Settings
 from responses_gateway.telemetry import Metrics, Telemetry
+from responses_gateway.telemetry.logs import configure_logging
 from responses_gateway.telemetry.tracing import start_tracing
 
 if TYPE_CHECKING:
@@ -85,8 +86,8 @@ def _positive(value: str) -> int:
 
 def _worker(config: Path | None, role: str, index: int, workers: int) -> None:
     """One `serve` worker process (spawned): the same server, its own index."""
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s w{index} %(name)s: %(message)s")
     settings = Settings.load(config, workers=workers, worker_index=index)
+    configure_logging(settings.log_format, access_log=settings.access_log, worker=index)
     _run_until_signalled(_serve(settings, role))
 
 
@@ -320,8 +321,9 @@ def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     settings = Settings.load(args.config)
+    configure_logging(settings.log_format, access_log=settings.access_log)
     runner = _event_loop_runner()
     if args.command == "migrate":
         runner(_migrate(settings))

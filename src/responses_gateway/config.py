@@ -334,6 +334,10 @@ class Settings(BaseSettings):
     # restarted process with the same name reclaims (fails) what it left
     # unfinished. Default: host name and gRPC port.
     replica_id: str | None = None
+    # Logs on stderr: `text` for a terminal, `json` (one object per line, with trace ids) for a log pipeline.
+    log_format: Literal["text", "json"] = "text"
+    # One info line per HTTP request (route, status, model, tenant, tokens, latency).
+    access_log: bool = True
     # How often finished responses' usage is written (one transaction each time); a crash loses at most this long.
     usage_flush_seconds: float = Field(default=1.0, gt=0)
     # A response in progress is claimed for this long and renewed while alive;

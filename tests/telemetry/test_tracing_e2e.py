@@ -59,6 +59,7 @@ def _free_port() -> int:
 class Layout:
     http_url: str
     mode: str
+    bridge_log: Path
 
 
 @contextlib.asynccontextmanager
@@ -100,6 +101,7 @@ async def start_layout(mode: str, tmp_path: Path, upstream_url: str, receiver: O
         OPENAI_BASE_URL=upstream_url,
         OPENAI_API_KEY=UPSTREAM_KEY,
         OTEL_BSP_SCHEDULE_DELAY="100",
+        RG_LOG_FORMAT="json",
     )
     http_port, grpc_port = _free_port(), _free_port()
     base.update(RG_HTTP_PORT=str(http_port), RG_GRPC_PORT=str(grpc_port))
@@ -109,7 +111,7 @@ async def start_layout(mode: str, tmp_path: Path, upstream_url: str, receiver: O
         log = tmp_path / "serve.log"
         async with _process([], {**base, **grpc_otlp}, log):
             await _ready(url, [log])
-            yield Layout(url, mode)
+            yield Layout(url, mode, log)
         return
     # Split: the service exports over HTTP/protobuf, the bridge over gRPC; both protocols are exercised.
     http_otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
@@ -118,7 +120,7 @@ async def start_layout(mode: str, tmp_path: Path, upstream_url: str, receiver: O
         bridge_env = {**base, **grpc_otlp, "RG_BACKEND_TARGET": f"127.0.0.1:{grpc_port}"}
         async with _process(["bridge"], bridge_env, bridge_log):
             await _ready(url, [service_log, bridge_log])
-            yield Layout(url, mode)
+            yield Layout(url, mode, bridge_log)
 
 
 @pytest.fixture
@@ -231,6 +233,13 @@ async def test_a_streamed_tool_call_is_one_trace_from_the_bridge_to_the_upstream
     assert any(s.name.startswith("INSERT") for s in statements)
     commit = next(s for s in ours if s.name == "store.commit")
     assert (root.trace_id, service_span.span_id) in commit.links
+
+    # The bridge's access line (JSON logs) names the trace and the request's root span.
+    lines = [json.loads(line) for line in layout.bridge_log.read_text().splitlines() if line.strip()]
+    (access,) = [r for r in lines if r["logger"] == "responses_gateway.access" and r["route"] == "/v1/responses"]
+    assert (access["trace_id"], access["span_id"]) == (root.trace_id, root.span_id)
+    assert access["status"] == 200 and access["model"] == MODEL and access["tenant"] == "default"
+    assert (access["input_tokens"], access["output_tokens"]) == (completed.usage.input_tokens, completed.usage.output_tokens)
 
     # No key, no prompt: the credentials never reach a span.
     everything = json.dumps([s.attributes for s in spans] + [s.events for s in spans], default=str)

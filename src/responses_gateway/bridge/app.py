@@ -11,6 +11,7 @@ from aiohttp import web
 
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
+from responses_gateway.bridge.access import note_model, note_usage
 from responses_gateway.bridge.backend import Backend, Caller
 from responses_gateway.bridge.body import READ_TIMEOUT, decode_body
 from responses_gateway.bridge.errors import CALLER, openai_errors
@@ -76,9 +77,12 @@ def _response_id(request: web.Request) -> str:
 async def create_response(request: web.Request) -> web.StreamResponse:
     """POST /v1/responses: JSON, or SSE when `stream` is true."""
     req = await _read_request(request)
+    note_model(request, req.model)
     backend = request.app[BACKEND]
     if not req.stream:
-        return _json(response_to_json(await backend.create_response(req, _credential(request))))
+        response = await backend.create_response(req, _credential(request))
+        note_usage(request, response)
+        return _json(response_to_json(response))
     batches = backend.stream_response(req, _credential(request))
     try:
         # Errors found before the first event still get a plain JSON status,

@@ -30,6 +30,8 @@ class Caller:
 
     authorization: str | None
     headers: dict[str, str] = field(default_factory=dict)
+    # Whose call it was, once the service said (the access log's `tenant`).
+    tenant: str = ""
 
 
 class Backend(Protocol):
@@ -76,12 +78,16 @@ def _metadata(caller: Caller) -> tuple[tuple[str, str | bytes], ...] | None:
 
 # The call's own headers the service sends as gRPC metadata (rate-limit state); nothing else is copied.
 _HEADER_PREFIX = "x-ratelimit-"
+# The caller's tenant, as the service names it beside them (service.grpc_servicer.TENANT_METADATA).
+_TENANT = "rg-tenant"
 
 
 def _headers_from(caller: Caller, metadata: grpc.aio.Metadata | None) -> None:
     for key, value in metadata or ():
         if key.startswith(_HEADER_PREFIX):
             caller.headers[key] = value if isinstance(value, str) else value.decode()
+        elif key == _TENANT:
+            caller.tenant = value if isinstance(value, str) else value.decode()
 
 
 async def _unary(call: grpc.aio.UnaryUnaryCall, caller: Caller) -> T:

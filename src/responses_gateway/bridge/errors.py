@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from responses_gateway.bridge.access import MODEL, USAGE
 from responses_gateway.bridge.backend import Caller
 from responses_gateway.errors import (
     BadHTTPRequest,
@@ -22,6 +23,7 @@ from responses_gateway.errors import (
     RequestTooLarge,
     UpstreamAuthenticationFailed,
 )
+from responses_gateway.telemetry.logs import log_access
 from responses_gateway.telemetry.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -84,9 +86,21 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         response.headers["x-request-id"] = f"req_{secrets.token_hex(16)}"
         response.headers["openai-version"] = "2020-10-01"
         response.headers["openai-processing-ms"] = str(int((time.perf_counter() - started) * 1000))
+    elapsed = time.perf_counter() - started
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
     metrics = request.app.get(METRICS)
     if metrics is not None:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
-        metrics.observe_http(route, request.method, response.status, time.perf_counter() - started)
+        metrics.observe_http(route, request.method, response.status, elapsed)
+    caller, usage = request.get(CALLER), request.get(USAGE)
+    log_access(
+        request.method,
+        route,
+        response.status,
+        elapsed,
+        model=request.get(MODEL, ""),
+        tenant=caller.tenant if caller is not None else "",
+        input_tokens=usage.input_tokens if usage is not None else None,
+        output_tokens=usage.output_tokens if usage is not None else None,
+    )
     return response

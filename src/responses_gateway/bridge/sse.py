@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from responses_gateway.bridge.access import note_terminal
 from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.codec import event_to_sse
 from responses_gateway.errors import GatewayError, InternalError, set_failed
@@ -58,6 +59,7 @@ async def write_sse(
         except Exception:
             log.exception("the event stream failed")
             await _write_failure(response, start, last, InternalError())
+        note_terminal(request, last)
         await response.write_eof(DONE)
     except ConnectionResetError:
         # The client went away: the caller closes the batches, which cancels the upstream call.

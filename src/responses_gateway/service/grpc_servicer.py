@@ -41,8 +41,7 @@ class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
             log.exception("unhandled error in RPC")
             await context.abort_with_status(to_rpc_status(InternalError()))
         else:
-            if ctx.headers:
-                context.set_trailing_metadata(tuple(ctx.headers.items()))
+            context.set_trailing_metadata(_reply_metadata(ctx))
             return reply
         raise AssertionError("unreachable: abort raises")
 
@@ -92,6 +91,15 @@ class ResponsesServicer(service_pb2_grpc.ResponsesServiceServicer):
         return await self._unary(context, lambda ctx: self._service.count_input_tokens(request, ctx))
 
 
+# The caller's tenant, for the bridge's access log (and any gRPC client's own records).
+TENANT_METADATA = "rg-tenant"
+
+
+def _reply_metadata(ctx: CallContext) -> tuple[tuple[str, str], ...]:
+    """What a successful call answers with besides its reply: its headers (rate-limit state) and the tenant."""
+    return (*ctx.headers.items(), (TENANT_METADATA, ctx.tenant_id))
+
+
 def _with_headers(status: grpc.Status, ctx: CallContext) -> grpc.Status:
     """The status with the call's own headers (rate-limit state) beside its details, as trailing metadata."""
     if not ctx.headers:
@@ -104,8 +112,8 @@ async def _aborting_on_error(items: AsyncIterator[T], context: grpc.aio.Servicer
     first = True
     try:
         async for item in items:
-            if first and ctx.headers:
-                await context.send_initial_metadata(tuple(ctx.headers.items()))
+            if first:
+                await context.send_initial_metadata(_reply_metadata(ctx))
             first = False
             yield item
     except GatewayError as exc:

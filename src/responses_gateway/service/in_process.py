@@ -21,13 +21,15 @@ from responses_gateway.service.responses import ResponsesService
 
 
 class Caller(Protocol):
-    """The bridge's view of who calls: the credential in, the call's own headers out (`bridge.backend.Caller`)."""
+    """The bridge's view of who calls: the credential in, the call's own headers and tenant out (`bridge.backend.Caller`)."""
 
     @property
     def authorization(self) -> str | None: ...
 
     @property
     def headers(self) -> dict[str, str]: ...
+
+    tenant: str
 
 
 class InProcessBackend:
@@ -38,7 +40,9 @@ class InProcessBackend:
 
     async def _ctx(self, caller: Caller) -> CallContext:
         # The service writes the call's headers straight into the caller's.
-        return await self._service.authenticate(caller.authorization, caller.headers)
+        ctx = await self._service.authenticate(caller.authorization, caller.headers)
+        caller.tenant = ctx.tenant_id
+        return ctx
 
     async def create_response(self, request: pb.CreateResponseRequest, caller: Caller) -> pb.Response:
         return await self._service.create(request, await self._ctx(caller))

@@ -69,9 +69,11 @@ class Store:
             sync_engine = create_engine(parsed.set(drivername="sqlite+pysqlite"), pool_size=2, max_overflow=0)
             event.listen(sync_engine, "connect", _apply_sqlite_pragmas)
             engines.append(sync_engine)
-            writer = GroupCommitWriter(sync_engine, tracing.tracer if tracing is not None else None)
         if tracing is not None:
+            # Before the writer's threads connect: the instrumentation adds listeners they would run.
             trace_statements(engines, tracing)
+        if len(engines) > 1:
+            writer = GroupCommitWriter(engines[1], tracing.tracer if tracing is not None else None)
         return cls(engine, writer)
 
     @property
