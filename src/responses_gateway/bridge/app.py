@@ -8,13 +8,14 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from opentelemetry import trace
 
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.bridge.access import note_model, note_usage
 from responses_gateway.bridge.backend import Backend, Caller
 from responses_gateway.bridge.body import READ_TIMEOUT, decode_body
-from responses_gateway.bridge.errors import CALLER, openai_errors
+from responses_gateway.bridge.errors import CALLER, TRACER, openai_errors
 from responses_gateway.bridge.openapi import openapi
 from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
@@ -199,6 +200,7 @@ def create_app(
     read_timeout: float = 75.0,
     metrics: Metrics | None = None,
     metrics_route: bool = True,
+    tracer: trace.Tracer | None = None,
 ) -> web.Application:
     """The bridge app over a backend; the caller owns the backend's lifetime.
 
@@ -210,6 +212,7 @@ def create_app(
 
     `metrics`: what requests are counted into, served at `/metrics` unless
     `metrics_route` is false (the process serves it on a port of its own).
+    `tracer`: each request (but probes and scrapes) is a SERVER span from it.
     """
     # The bridge undoes Content-Encoding itself (bridge.body), within the size limit.
     app = web.Application(
@@ -223,6 +226,8 @@ def create_app(
     )
     app[BACKEND] = backend
     app[READ_TIMEOUT] = read_timeout
+    if tracer is not None:
+        app[TRACER] = tracer
     if metrics is not None:
         app[METRICS] = metrics
         if metrics_route:

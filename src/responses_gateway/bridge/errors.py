@@ -10,6 +10,7 @@ import time
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from opentelemetry import trace
 
 from responses_gateway.bridge.access import MODEL, USAGE
 from responses_gateway.bridge.backend import Caller
@@ -23,6 +24,7 @@ from responses_gateway.errors import (
     RequestTooLarge,
     UpstreamAuthenticationFailed,
 )
+from responses_gateway.telemetry.http_spans import end_server_span, start_server_span
 from responses_gateway.telemetry.logs import log_access
 from responses_gateway.telemetry.metrics import METRICS
 
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 
 # The request's Caller (bridge.backend), whose headers every answer carries, errors included.
 CALLER = web.RequestKey("caller", Caller)
+# The tracer of the HTTP server spans, when tracing is on.
+TRACER = web.AppKey("tracer", trace.Tracer)
+# Probes and scrapes every few seconds would bury the requests' traces.
+UNTRACED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 # Errors that are the gateway's configuration, not a passing fault: a client
 # retrying (the openai SDK does on 5xx) would only repeat them.
@@ -64,8 +70,28 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> Gatewa
 
 @web.middleware
 async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Map GatewayError and aiohttp's HTTP errors to JSON; never leak a traceback."""
+    """Every request: traced (when tracing is on), answered in OpenAI's shape, counted and logged."""
     started = time.perf_counter()
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    tracer = request.app.get(TRACER)
+    if tracer is None or route in UNTRACED_ROUTES:
+        response = await _answer(request, handler, started)
+        _observe(request, route, response.status, started)
+        return response
+    span, token = start_server_span(tracer, request, route)
+    status = 499  # the client went away before an answer (nginx's code for it)
+    try:
+        response = await _answer(request, handler, started)
+        status = response.status
+        _observe(request, route, status, started)
+        return response
+    finally:
+        end_server_span(span, token, status)
+
+
+async def _answer(request: web.Request, handler: Handler, started: float) -> web.StreamResponse:
+    """Map GatewayError and aiohttp's HTTP errors to JSON; never leak a traceback."""
     try:
         response = await handler(request)
     except GatewayError as exc:
@@ -86,21 +112,23 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         response.headers["x-request-id"] = f"req_{secrets.token_hex(16)}"
         response.headers["openai-version"] = "2020-10-01"
         response.headers["openai-processing-ms"] = str(int((time.perf_counter() - started) * 1000))
+    return response
+
+
+def _observe(request: web.Request, route: str, status: int, started: float) -> None:
+    """The request's metrics and access line."""
     elapsed = time.perf_counter() - started
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
     metrics = request.app.get(METRICS)
     if metrics is not None:
-        metrics.observe_http(route, request.method, response.status, elapsed)
+        metrics.observe_http(route, request.method, status, elapsed)
     caller, usage = request.get(CALLER), request.get(USAGE)
     log_access(
         request.method,
         route,
-        response.status,
+        status,
         elapsed,
         model=request.get(MODEL, ""),
         tenant=caller.tenant if caller is not None else "",
         input_tokens=usage.input_tokens if usage is not None else None,
         output_tokens=usage.output_tokens if usage is not None else None,
     )
-    return response

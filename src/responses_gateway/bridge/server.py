@@ -47,6 +47,7 @@ async def run_bridge(
         read_timeout=settings.http_read_timeout,
         metrics=telemetry.metrics,
         metrics_route=not own_port,
+        tracer=telemetry.tracing.tracer if telemetry.tracing is not None else None,
     )
     # handler_cancellation: a client that disconnects cancels its handler,
     # which closes the stream from the service and so the upstream call.

@@ -31,6 +31,7 @@ from responses_gateway.errors import (
     UpstreamUnreachable,
 )
 from responses_gateway.providers.sse import SSEProtocolError, iter_sse_data
+from responses_gateway.telemetry.http_spans import client_span
 
 
 class UpstreamHTTP:
@@ -63,15 +64,21 @@ class UpstreamHTTP:
 
     async def post_json(self, path: str, body: Any) -> bytes:
         """POST and return the 2xx body; errors raise GatewayError subclasses."""
+        url = f"{self.base_url}{path}"
+        span = client_span("POST", url)
+        headers = span.headers(self._headers) if span is not None else self._headers
         try:
-            async with self._client().post(
-                f"{self.base_url}{path}", data=orjson.dumps(body), headers=self._headers, timeout=self._json_timeout
-            ) as resp:
+            async with self._client().post(url, data=orjson.dumps(body), headers=headers, timeout=self._json_timeout) as resp:
+                if span is not None:
+                    span.responded(resp.status)
+                    span = None
                 payload = await resp.read()
                 if resp.status >= 400:
                     raise map_error(resp.status, payload, resp.headers)
                 return payload
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            if span is not None:
+                span.failed(exc)
             raise transport_error(exc) from exc
 
     async def stream_sse(self, path: str, body: Any) -> AsyncIterator[bytes]:
@@ -80,11 +87,19 @@ class UpstreamHTTP:
         drained_aside = False
         # One first-token deadline covers the response headers and the first event.
         deadline = asyncio.get_running_loop().time() + self._timeouts.first_token
+        url = f"{self.base_url}{path}"
+        span = client_span("POST", url)
+        headers = span.headers(self._headers) if span is not None else self._headers
         try:
-            async with asyncio.timeout_at(deadline):
-                resp = await self._client().post(
-                    f"{self.base_url}{path}", data=orjson.dumps(body), headers=self._headers, timeout=self._stream_timeout
-                )
+            try:
+                async with asyncio.timeout_at(deadline):
+                    resp = await self._client().post(url, data=orjson.dumps(body), headers=headers, timeout=self._stream_timeout)
+            except BaseException as exc:
+                if span is not None:
+                    span.failed(exc)
+                raise
+            if span is not None:
+                span.responded(resp.status)
             try:
                 if resp.status >= 400:
                     async with asyncio.timeout_at(deadline):

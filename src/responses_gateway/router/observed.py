@@ -106,6 +106,8 @@ class ModelCallObserver:
         span = None
         if self._tracer is not None:
             span = start_model_call(self._tracer, upstream, request, upstream_model, capture_content=self._capture)
+            if not span.is_recording():
+                span = None  # not sampled: nothing to record or to make current
         return ObservedCall(self._metrics, span, upstream, upstream_model, self._capture)
 
     def retrying(self, deployment: str, exc: GatewayError, delay: float) -> None:

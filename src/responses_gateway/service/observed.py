@@ -149,14 +149,18 @@ class CreateObserver:
         """A create that just arrived."""
         span = None
         if self._tracer is not None:
-            span = self._tracer.start_span(
-                f"create_response {req.model}",
-                kind=SpanKind.INTERNAL,
-                attributes={
-                    gen_ai.GEN_AI_OPERATION_NAME: OPERATION,
-                    gen_ai.GEN_AI_REQUEST_MODEL: req.model,
-                    TENANT: ctx.tenant_id,
-                    "responses_gateway.stream": streamed,
-                },
-            )
+            # The model name is the client's text: bounded, as everywhere it is recorded.
+            model = req.model[:128]
+            span = self._tracer.start_span(f"create_response {model}", kind=SpanKind.INTERNAL)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        gen_ai.GEN_AI_OPERATION_NAME: OPERATION,
+                        gen_ai.GEN_AI_REQUEST_MODEL: model,
+                        TENANT: ctx.tenant_id,
+                        "responses_gateway.stream": streamed,
+                    }
+                )
+            else:
+                span = None  # not sampled: nothing to record, and nothing to make current
         return ObservedCreate(self._metrics, span, req.model, ctx.tenant_id, streamed)

@@ -77,7 +77,10 @@ def start_model_call(
     tenant_id: str = "",
     capture_content: bool = False,
 ) -> Span:
-    """A started (not current) model-call span for one attempt."""
+    """A started (not current) model-call span for one attempt; attributes only when it records (sampled)."""
+    span = tracer.start_span(f"{OPERATION} {upstream_model}", kind=SpanKind.CLIENT)
+    if not span.is_recording():
+        return span
     attributes: dict[str, str | int | float] = {
         gen_ai.GEN_AI_OPERATION_NAME: OPERATION,
         gen_ai.GEN_AI_PROVIDER_NAME: upstream.provider_name,
@@ -98,7 +101,8 @@ def start_model_call(
         attributes[TENANT] = tenant_id
     if capture_content:
         attributes[gen_ai.GEN_AI_INPUT_MESSAGES] = _input_messages(request)
-    return tracer.start_span(f"{OPERATION} {upstream_model}", kind=SpanKind.CLIENT, attributes=attributes)
+    span.set_attributes(attributes)
+    return span
 
 
 def end_model_call(span: Span, response: pb.Response, *, capture_content: bool = False) -> None:
@@ -122,7 +126,9 @@ def end_model_call(span: Span, response: pb.Response, *, capture_content: bool =
 
 def fail_model_call(span: Span, exc: BaseException) -> None:
     """Record why the attempt failed and end the span."""
-    if isinstance(exc, GatewayError):
+    if not span.is_recording():
+        pass
+    elif isinstance(exc, GatewayError):
         _set_error(span, type(exc).__name__, exc.message)
     else:
         _set_error(span, type(exc).__qualname__, "")

@@ -22,8 +22,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-# Probes and scrapes every few seconds would bury the requests' traces.
-UNTRACED_PATHS = "/healthz,/readyz,/metrics"
 INSTRUMENTATION_NAME = "responses_gateway"
 
 
@@ -103,20 +101,18 @@ def _resource(default_service_name: str, env: Mapping[str, str]) -> Resource:
 def start_tracing(default_service_name: str, env: MutableMapping[str, str] | None = None) -> Tracing | None:
     """Set up tracing for this process when the variables ask for it; None when they do not.
 
-    Sets the global tracer provider (the instrumentations read it) and two
-    defaults an operator can override: HTTP spans with the stable attribute
-    names, and probes left untraced.
+    Sets the global tracer provider (the gRPC and SQLAlchemy instrumentations
+    and the upstream HTTP client spans read it) and one default an operator can
+    override: the stable HTTP attribute names (OTEL_SEMCONV_STABILITY_OPT_IN=http).
     """
     env = os.environ if env is None else env
     if not tracing_requested(env):
         return None
     env.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
-    env.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", UNTRACED_PATHS)
     provider = TracerProvider(resource=_resource(default_service_name, env))
     for exporter in span_exporters(env):
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    _instrument_aiohttp(provider)
     capture = env.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "").strip().lower()
     description = (
         f"service {provider.resource.attributes.get(SERVICE_NAME)}, exporters {env.get('OTEL_TRACES_EXPORTER', 'otlp')}"
@@ -154,12 +150,3 @@ def grpc_client_interceptors(tracing: Tracing | None) -> list[Any]:
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
     return list(aio_client_interceptors(tracer_provider=tracing.provider, filter_=_not_health_checks()))  # type: ignore[no-untyped-call]
-
-
-def _instrument_aiohttp(provider: TracerProvider) -> None:
-    """Every aiohttp app gets the HTTP server span, every client session the HTTP client span (sending `traceparent`)."""
-    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-    from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
-
-    AioHttpServerInstrumentor().instrument(tracer_provider=provider)
-    AioHttpClientInstrumentor().instrument(tracer_provider=provider)
