@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import gc
 import json
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from responses_gateway.config import Settings
 from responses_gateway.telemetry import Metrics, Telemetry
 from responses_gateway.telemetry.logs import configure_logging
+from responses_gateway.telemetry.otlp_metrics import metrics_pusher
 from responses_gateway.telemetry.tracing import start_tracing
 
 if TYPE_CHECKING:
@@ -180,8 +182,12 @@ def _telemetry(role: str) -> Telemetry:
 
 async def _serve(settings: Settings, role: str) -> None:
     telemetry = _telemetry(role)
+    pusher = metrics_pusher(telemetry.metrics, SERVICE_NAMES.get(role, SERVICE_NAMES["all"]))
     try:
-        await _serve_role(settings, role, telemetry)
+        async with pusher.running() if pusher is not None else contextlib.nullcontext():
+            if pusher is not None:
+                log.info("OTLP metric export on (OTEL_METRICS_EXPORTER)")
+            await _serve_role(settings, role, telemetry)
     finally:
         if telemetry.tracing is not None:
             await asyncio.to_thread(telemetry.tracing.shutdown)  # exports what is still buffered

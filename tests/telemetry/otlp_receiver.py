@@ -1,8 +1,9 @@
-"""An OTLP trace receiver for tests: the collector's two transports, decoded with `opentelemetry-proto`.
+"""An OTLP receiver for tests: the collector's two transports, decoded with `opentelemetry-proto`.
 
-gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
-HTTP: `POST /v1/traces`, a protobuf `ExportTraceServiceRequest` (gzip or not).
-Every span received is kept with the resource (service name) it came from.
+gRPC: `TraceService/Export` and `MetricsService/Export`.
+HTTP: `POST /v1/traces` and `POST /v1/metrics`, protobuf bodies (gzip or not).
+Every span received is kept with the resource (service name) it came from; every
+metric export request is kept whole.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import grpc
 from aiohttp import web
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -52,6 +54,7 @@ class OTLPReceiver:
 
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.metric_exports: list[tuple[metrics_service_pb2.ExportMetricsServiceRequest, str]] = []
         self.grpc_port = 0
         self.http_port = 0
         self._server: grpc.aio.Server | None = None
@@ -60,10 +63,12 @@ class OTLPReceiver:
     async def start(self) -> None:
         self._server = grpc.aio.server()
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Servicer(self), self._server)
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsServicer(self), self._server)
         self.grpc_port = self._server.add_insecure_port("127.0.0.1:0")
         await self._server.start()
         app = web.Application()
         app.router.add_post("/v1/traces", self._http_export)
+        app.router.add_post("/v1/metrics", self._http_metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -114,6 +119,25 @@ class OTLPReceiver:
         reply = trace_service_pb2.ExportTraceServiceResponse()
         return web.Response(body=reply.SerializeToString(), content_type="application/x-protobuf")
 
+    async def _http_metrics(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.metric_exports.append((metrics_service_pb2.ExportMetricsServiceRequest.FromString(body), "http"))
+        reply = metrics_service_pb2.ExportMetricsServiceResponse()
+        return web.Response(body=reply.SerializeToString(), content_type="application/x-protobuf")
+
+    def metrics(self) -> dict[str, tuple[str, Any]]:
+        """The latest of each metric received: name → (service name, the proto Metric)."""
+        latest: dict[str, tuple[str, Any]] = {}
+        for export, _ in self.metric_exports:
+            for resource_metrics in export.resource_metrics:
+                resource = {a.key: _value(a.value) for a in resource_metrics.resource.attributes}
+                for scope in resource_metrics.scope_metrics:
+                    for metric in scope.metrics:
+                        latest[metric.name] = (str(resource.get("service.name", "")), metric)
+        return latest
+
     async def wait_for(self, *names: str, timeout: float = 20.0) -> list[ReceivedSpan]:
         """The spans received once every name in `names` has arrived (AssertionError after `timeout`)."""
         deadline = time.monotonic() + timeout
@@ -136,6 +160,17 @@ class _Servicer(trace_service_pb2_grpc.TraceServiceServicer):
     ) -> trace_service_pb2.ExportTraceServiceResponse:
         self._receiver.keep(request, "grpc")
         return trace_service_pb2.ExportTraceServiceResponse()
+
+
+class _MetricsServicer(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def __init__(self, receiver: OTLPReceiver) -> None:
+        self._receiver = receiver
+
+    async def Export(  # noqa: N802 - the RPC's name
+        self, request: metrics_service_pb2.ExportMetricsServiceRequest, context: grpc.aio.ServicerContext
+    ) -> metrics_service_pb2.ExportMetricsServiceResponse:
+        self._receiver.metric_exports.append((request, "grpc"))
+        return metrics_service_pb2.ExportMetricsServiceResponse()
 
 
 def tree(spans: list[ReceivedSpan], trace_id: str) -> str:

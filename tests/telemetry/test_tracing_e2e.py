@@ -245,3 +245,53 @@ async def test_a_streamed_tool_call_is_one_trace_from_the_bridge_to_the_upstream
     everything = json.dumps([s.attributes for s in spans] + [s.events for s in spans], default=str)
     assert UPSTREAM_KEY not in everything and "sk-client" not in everything
     assert "What is the weather" not in everything
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+async def test_metrics_are_pushed_over_otlp_under_the_genai_names(
+    protocol: str, tmp_path: Path, receiver: OTLPReceiver, upstream: FakeOpenAIResponses
+) -> None:
+    http_port, grpc_port = _free_port(), _free_port()
+    endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RG_", "OPENAI_", "OTEL_"))}
+    env.update(
+        RG_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}",
+        RG_MODELS=MODELS,
+        RG_PROVIDERS=PROVIDERS,
+        RG_HTTP_PORT=str(http_port),
+        RG_GRPC_PORT=str(grpc_port),
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY=UPSTREAM_KEY,
+        OTEL_METRICS_EXPORTER="otlp",
+        OTEL_TRACES_EXPORTER="none",  # an OTLP endpoint alone would turn tracing on too
+        OTEL_METRIC_EXPORT_INTERVAL="300",
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+    )
+    url = f"http://127.0.0.1:{http_port}"
+    log = tmp_path / "serve.log"
+    async with _process([], env, log):
+        await _ready(url, [log])
+        async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="sk-client", max_retries=0) as client:
+            response = await client.responses.create(model=MODEL, input="hello")
+        for _ in range(100):
+            duration = receiver.metrics().get("gen_ai.client.operation.duration")
+            if duration is not None and sum(p.count for p in duration[1].histogram.data_points) >= 1:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"no gen_ai.client.operation.duration received: {sorted(receiver.metrics())}")
+    assert receiver.spans == []  # OTEL_TRACES_EXPORTER=none: metrics only
+    metrics = receiver.metrics()
+    service, duration_metric = metrics["gen_ai.client.operation.duration"]
+    assert service == "responses-gateway" and duration_metric.unit == "s"
+    (point,) = [p for p in duration_metric.histogram.data_points if p.count]
+    attributes = {a.key: a.value.string_value for a in point.attributes}
+    assert attributes["gen_ai.provider.name"] == "openai" and attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.request.model"] == MODEL and attributes["error.type"] == ""
+    assert sum(point.bucket_counts) == point.count == 1 and len(point.bucket_counts) == len(point.explicit_bounds) + 1
+    usage = metrics["gen_ai.client.token.usage"][1]
+    output = next(p for p in usage.histogram.data_points if any(a.value.string_value == "output" for a in p.attributes))
+    assert response.usage is not None and output.sum == response.usage.output_tokens
+    requests = metrics["responses_gateway_http_requests"][1]
+    assert requests.sum.is_monotonic and any(p.as_double >= 1 for p in requests.sum.data_points)
