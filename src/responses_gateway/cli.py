@@ -177,7 +177,7 @@ def _telemetry(role: str) -> Telemetry:
     tracing = start_tracing(SERVICE_NAMES.get(role, SERVICE_NAMES["all"]))
     if tracing is not None:
         log.info("tracing on: %s", tracing.description)
-    return Telemetry(Metrics(), tracing)
+    return Telemetry(Metrics(exemplars=tracing is not None), tracing)
 
 
 async def _serve(settings: Settings, role: str) -> None:

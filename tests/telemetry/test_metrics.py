@@ -118,3 +118,17 @@ async def test_an_unknown_model_is_no_metric_label(gateway: Gateway) -> None:
     text = gateway.service.telemetry.metrics.exposition(None)[0].decode()
     assert "no-such-model-anyone-typed" not in text
     assert 'gen_ai_server_request_duration_seconds_count{error_type="ModelNotFound",gen_ai_operation_name="chat",gen_ai_request_model=""} 1.0' in text
+
+
+def test_latency_carries_the_trace_as_an_exemplar_in_openmetrics_when_tracing_is_on() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    traced, untraced = Metrics(process_collectors=False, exemplars=True), Metrics(process_collectors=False)
+    with TracerProvider().get_tracer("test").start_as_current_span("request") as span:
+        traced.observe_http("/v1/responses", "POST", 200, 0.02)
+        untraced.observe_http("/v1/responses", "POST", 200, 0.02)
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    text = traced.exposition("application/openmetrics-text")[0].decode()
+    assert f'# {{span_id="{format(span.get_span_context().span_id, "016x")}",trace_id="{trace_id}"}} 0.02' in text
+    assert "trace_id" not in untraced.exposition("application/openmetrics-text")[0].decode()
+    assert "trace_id" not in traced.exposition(None)[0].decode()  # Prometheus text has no exemplars

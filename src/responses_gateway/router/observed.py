@@ -18,7 +18,7 @@ from responses_gateway.errors import GatewayError
 from responses_gateway.router.breaker import BreakerState
 from responses_gateway.telemetry import Telemetry
 from responses_gateway.telemetry.genai import OPERATION, Upstream, end_model_call, fail_model_call, start_model_call
-from responses_gateway.telemetry.metrics import Metrics, exemplar
+from responses_gateway.telemetry.metrics import Metrics
 
 _TERMINAL = frozenset({"completed", "incomplete", "failed"})
 
@@ -88,8 +88,8 @@ class ObservedCall:
 
     def _record(self, error_type: str) -> None:
         assert self._metrics is not None
-        labels = (OPERATION, self._upstream.provider_name, self._model, error_type)
-        self._metrics.child(self._metrics.operation_duration, *labels).observe(time.perf_counter() - self._started, exemplar())
+        m, labels = self._metrics, (OPERATION, self._upstream.provider_name, self._model, error_type)
+        m.child(m.operation_duration, *labels).observe(time.perf_counter() - self._started, m.exemplar())
 
 
 class ModelCallObserver:

@@ -24,7 +24,7 @@ from responses_gateway.errors import GatewayError
 from responses_gateway.service.call import CallContext
 from responses_gateway.telemetry import Telemetry
 from responses_gateway.telemetry.genai import OPERATION, TENANT, finish_reasons, usage_attributes
-from responses_gateway.telemetry.metrics import Metrics, exemplar
+from responses_gateway.telemetry.metrics import Metrics
 
 # Events that carry generated tokens: the first one is the time to first token.
 _TOKEN_EVENTS = frozenset(
@@ -113,13 +113,13 @@ class ObservedCreate:
         if self._metrics is not None:
             m = self._metrics
             elapsed = time.perf_counter() - self._started
-            m.child(m.server_duration, OPERATION, self._label, error_type).observe(elapsed, exemplar())
+            m.child(m.server_duration, OPERATION, self._label, error_type).observe(elapsed, m.exemplar())
 
     def _record(self, response: pb.Response, error_type: str) -> None:
         m = self._metrics
         assert m is not None
         now = time.perf_counter()
-        m.child(m.server_duration, OPERATION, self._label, error_type).observe(now - self._started, exemplar())
+        m.child(m.server_duration, OPERATION, self._label, error_type).observe(now - self._started, m.exemplar())
         m.child(m.responses, self._label, self._tenant, response.status).inc()
         usage = response.usage
         for kind, count in (
@@ -131,7 +131,7 @@ class ObservedCreate:
             if count:
                 m.child(m.tokens, self._label, self._tenant, kind).inc(count)
         if self._streamed and self._first_token is not None:
-            m.child(m.time_to_first_token, OPERATION, self._label).observe(self._first_token - self._started, exemplar())
+            m.child(m.time_to_first_token, OPERATION, self._label).observe(self._first_token - self._started, m.exemplar())
             if usage.output_tokens > 1:
                 per_token = (now - self._first_token) / (usage.output_tokens - 1)
                 m.child(m.time_per_output_token, OPERATION, self._label).observe(per_token)

@@ -40,8 +40,10 @@ GaugeSource = Callable[[], Iterable[tuple[tuple[str, ...], float]]]
 class Metrics:
     """The instruments one process records into."""
 
-    def __init__(self, *, process_collectors: bool = True) -> None:
+    def __init__(self, *, process_collectors: bool = True, exemplars: bool = False) -> None:
+        """`exemplars`: latency observations carry the current trace's ids (only worth it when tracing is on)."""
         self.registry = CollectorRegistry(auto_describe=True)
+        self.exemplars = exemplars
         if process_collectors:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
@@ -147,7 +149,16 @@ class Metrics:
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered HTTP request and its duration."""
         self.child(self.http_requests, route, method, str(status)).inc()
-        self.child(self.http_duration, route, method).observe(seconds, exemplar())
+        self.child(self.http_duration, route, method).observe(seconds, self.exemplar())
+
+    def exemplar(self) -> dict[str, str] | None:
+        """The current trace's ids as a histogram exemplar; None when tracing is off or the span is not sampled."""
+        if not self.exemplars:
+            return None
+        context = trace.get_current_span().get_span_context()
+        if not context.trace_flags.sampled:
+            return None
+        return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The registry in the format the scraper asked for (OpenMetrics or Prometheus text) and its content type."""
@@ -155,12 +166,6 @@ class Metrics:
         return encoder(self.registry), content_type
 
 
-def exemplar() -> dict[str, str] | None:
-    """The current trace's ids as a histogram exemplar; None when no sampled span is current."""
-    context = trace.get_current_span().get_span_context()
-    if not context.trace_flags.sampled:
-        return None
-    return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
 
 
 class _GaugeSources(Collector):
