@@ -61,8 +61,8 @@ class ObservedCall:
             self._record(error_type)
             usage = self._metrics.token_usage
             labels = (OPERATION, self._upstream.provider_name, self._model)
-            self._metrics.child(usage, *labels, "input").observe(response.usage.input_tokens)
-            self._metrics.child(usage, *labels, "output").observe(response.usage.output_tokens)
+            usage.labels(*labels, "input").observe(response.usage.input_tokens)
+            usage.labels(*labels, "output").observe(response.usage.output_tokens)
 
     def failed(self, exc: BaseException) -> None:
         """The attempt failed (before its first event, or mid-stream)."""
@@ -74,7 +74,7 @@ class ObservedCall:
         if self._metrics is not None:
             error_type = type(exc).__name__
             self._record(error_type)
-            self._metrics.child(self._metrics.upstream_errors, self._upstream.provider_name, error_type).inc()
+            self._metrics.upstream_errors.labels(self._upstream.provider_name, error_type).inc()
 
     def left(self) -> None:
         """The stream ended without a terminal event reaching us (its consumer stopped reading)."""
@@ -89,7 +89,7 @@ class ObservedCall:
     def _record(self, error_type: str) -> None:
         assert self._metrics is not None
         m, labels = self._metrics, (OPERATION, self._upstream.provider_name, self._model, error_type)
-        m.child(m.operation_duration, *labels).observe(time.perf_counter() - self._started, m.exemplar())
+        m.operation_duration.labels(*labels).observe(time.perf_counter() - self._started, m.exemplar())
 
 
 class ModelCallObserver:
@@ -113,13 +113,13 @@ class ModelCallObserver:
     def retrying(self, deployment: str, exc: GatewayError, delay: float) -> None:
         """The same deployment is tried again after `delay` seconds."""
         if self._metrics is not None:
-            self._metrics.child(self._metrics.retries, deployment).inc()
+            self._metrics.retries.labels(deployment).inc()
         _event("gen_ai.retry", {"deployment": deployment, "error.type": type(exc).__name__, "delay_s": delay})
 
     def falling_back(self, from_model: str, to_model: str) -> None:
         """The next attempts go to a fallback model."""
         if self._metrics is not None:
-            self._metrics.child(self._metrics.fallbacks, from_model, to_model).inc()
+            self._metrics.fallbacks.labels(from_model, to_model).inc()
         _event("gen_ai.fallback", {"from_model": from_model, "to_model": to_model})
 
     def breaker_changed(self, deployment: str) -> Callable[[BreakerState], None]:
@@ -127,7 +127,7 @@ class ModelCallObserver:
 
         def changed(state: BreakerState) -> None:
             if self._metrics is not None:
-                self._metrics.child(self._metrics.breaker_transitions, deployment, state.value).inc()
+                self._metrics.breaker_transitions.labels(deployment, state.value).inc()
             _event("gen_ai.breaker", {"deployment": deployment, "state": state.value})
 
         return changed

@@ -113,14 +113,14 @@ class ObservedCreate:
         if self._metrics is not None:
             m = self._metrics
             elapsed = time.perf_counter() - self._started
-            m.child(m.server_duration, OPERATION, self._label, error_type).observe(elapsed, m.exemplar())
+            m.server_duration.labels(OPERATION, self._label, error_type).observe(elapsed, m.exemplar())
 
     def _record(self, response: pb.Response, error_type: str) -> None:
         m = self._metrics
         assert m is not None
         now = time.perf_counter()
-        m.child(m.server_duration, OPERATION, self._label, error_type).observe(now - self._started, m.exemplar())
-        m.child(m.responses, self._label, self._tenant, response.status).inc()
+        m.server_duration.labels(OPERATION, self._label, error_type).observe(now - self._started, m.exemplar())
+        m.responses.labels(self._label, self._tenant, response.status).inc()
         usage = response.usage
         for kind, count in (
             ("input", usage.input_tokens),
@@ -129,12 +129,12 @@ class ObservedCreate:
             ("reasoning", usage.output_tokens_details.reasoning_tokens),
         ):
             if count:
-                m.child(m.tokens, self._label, self._tenant, kind).inc(count)
+                m.tokens.labels(self._label, self._tenant, kind).inc(count)
         if self._streamed and self._first_token is not None:
-            m.child(m.time_to_first_token, OPERATION, self._label).observe(self._first_token - self._started, m.exemplar())
+            m.time_to_first_token.labels(OPERATION, self._label).observe(self._first_token - self._started, m.exemplar())
             if usage.output_tokens > 1:
                 per_token = (now - self._first_token) / (usage.output_tokens - 1)
-                m.child(m.time_per_output_token, OPERATION, self._label).observe(per_token)
+                m.time_per_output_token.labels(OPERATION, self._label).observe(per_token)
 
 
 class CreateObserver:

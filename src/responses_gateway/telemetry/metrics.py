@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any
 
 from aiohttp import web
 from opentelemetry import trace
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
+
+from responses_gateway.telemetry.instruments import Counter, Gauge, Histogram, Instruments
 
 # Seconds; from a cached lookup (milliseconds) to a long reasoning stream (minutes).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -48,99 +49,84 @@ class Metrics:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
+        instruments = Instruments()
+        self.registry.register(instruments)
         self._gauges = _GaugeSources()
         self.registry.register(self._gauges)
-        self._children: dict[tuple[object, ...], Any] = {}
-        r = self.registry
-        self.http_requests = Counter(
+
+        def counter(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+            made = Counter(name, documentation, labels)
+            instruments.add(made)
+            return made
+
+        def histogram(name: str, documentation: str, labels: tuple[str, ...], buckets: tuple[float, ...]) -> Histogram:
+            made = Histogram(name, documentation, labels, buckets)
+            instruments.add(made)
+            return made
+
+        self.http_requests = counter(
             "responses_gateway_http_requests",
             "HTTP requests the bridge answered, by route pattern, method and status.",
             ("route", "method", "status"),
-            registry=r,
         )
-        self.http_duration = Histogram(
+        self.http_duration = histogram(
             "responses_gateway_http_request_duration_seconds",
             "Time from a request's arrival to its handler's return (a stream's whole length).",
             ("route", "method"),
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.responses = Counter(
+        self.responses = counter(
             "responses_gateway_responses",
             "Responses the service finished, by model, tenant and final status.",
             ("model", "tenant", "status"),
-            registry=r,
         )
-        self.tokens = Counter(
+        self.tokens = counter(
             "responses_gateway_tokens",
             "Tokens of finished responses, by model, tenant and type (input, cached, output, reasoning).",
             ("model", "tenant", "type"),
-            registry=r,
         )
-        self.streams_in_flight = Gauge(
-            "responses_gateway_streams_in_flight", "Streamed responses being produced now.", registry=r
+        self.streams_in_flight = Gauge("responses_gateway_streams_in_flight", "Streamed responses being produced now.")
+        instruments.add(self.streams_in_flight)
+        self.upstream_errors = counter(
+            "responses_gateway_upstream_errors", "Failed upstream attempts, by provider and error type.", ("provider", "error_type")
         )
-        self.upstream_errors = Counter(
-            "responses_gateway_upstream_errors",
-            "Failed upstream attempts, by provider and error type.",
-            ("provider", "error_type"),
-            registry=r,
+        self.retries = counter("responses_gateway_upstream_retries", "Attempts repeated on the same deployment.", ("deployment",))
+        self.fallbacks = counter(
+            "responses_gateway_upstream_fallbacks", "Moves from one model to its fallback.", ("from_model", "to_model")
         )
-        self.retries = Counter(
-            "responses_gateway_upstream_retries", "Attempts repeated on the same deployment.", ("deployment",), registry=r
+        self.breaker_transitions = counter(
+            "responses_gateway_breaker_transitions", "Circuit breakers changing state.", ("deployment", "state")
         )
-        self.fallbacks = Counter(
-            "responses_gateway_upstream_fallbacks",
-            "Moves from one model to its fallback.",
-            ("from_model", "to_model"),
-            registry=r,
-        )
-        self.breaker_transitions = Counter(
-            "responses_gateway_breaker_transitions", "Circuit breakers changing state.", ("deployment", "state"), registry=r
-        )
-        self.operation_duration = Histogram(
+        self.operation_duration = histogram(
             "gen_ai_client_operation_duration_seconds",
             "GenAI operation duration: one upstream call, to its last event.",
             ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"),
-            buckets=OPERATION_BUCKETS,
-            registry=r,
+            OPERATION_BUCKETS,
         )
-        self.token_usage = Histogram(
+        self.token_usage = histogram(
             "gen_ai_client_token_usage",
             "Number of input and output tokens used, per upstream call.",
             ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"),
-            buckets=TOKEN_BUCKETS,
-            registry=r,
+            TOKEN_BUCKETS,
         )
-        self.server_duration = Histogram(
+        self.server_duration = histogram(
             "gen_ai_server_request_duration_seconds",
             "Generative AI server request duration: a create, from its arrival at the service to its last event.",
             ("gen_ai_operation_name", "gen_ai_request_model", "error_type"),
-            buckets=OPERATION_BUCKETS,
-            registry=r,
+            OPERATION_BUCKETS,
         )
-        self.time_to_first_token = Histogram(
+        self.time_to_first_token = histogram(
             "gen_ai_server_time_to_first_token_seconds",
             "Time to generate the first output token (streamed creates).",
             ("gen_ai_operation_name", "gen_ai_request_model"),
-            buckets=FIRST_TOKEN_BUCKETS,
-            registry=r,
+            FIRST_TOKEN_BUCKETS,
         )
-        self.time_per_output_token = Histogram(
+        self.time_per_output_token = histogram(
             "gen_ai_server_time_per_output_token_seconds",
             "Time per output token after the first (streamed creates).",
             ("gen_ai_operation_name", "gen_ai_request_model"),
-            buckets=PER_TOKEN_BUCKETS,
-            registry=r,
+            PER_TOKEN_BUCKETS,
         )
-
-    def child(self, metric: Counter | Histogram, *labels: str) -> Any:
-        """A labelled child, cached: `labels()` takes a lock and builds a key on every call."""
-        key = (id(metric), *labels)
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = metric.labels(*labels)
-        return found
 
     def add_gauge(self, name: str, documentation: str, labels: tuple[str, ...], source: GaugeSource) -> None:
         """A gauge read from `source` at each scrape (state that lives elsewhere: queues, breakers, pending writes)."""
@@ -148,8 +134,8 @@ class Metrics:
 
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered HTTP request and its duration."""
-        self.child(self.http_requests, route, method, str(status)).inc()
-        self.child(self.http_duration, route, method).observe(seconds, self.exemplar())
+        self.http_requests.labels(route, method, str(status)).inc()
+        self.http_duration.labels(route, method).observe(seconds, self.exemplar())
 
     def exemplar(self) -> dict[str, str] | None:
         """The current trace's ids as a histogram exemplar; None when tracing is off or the span is not sampled."""
