@@ -197,8 +197,15 @@ def as_object(value: Any, param: str) -> dict[str, Any]:
 
 
 def dumps(value: Any) -> str:
-    """JSON text of a free-form value (stored in the proto `*_json` fields)."""
-    return orjson.dumps(value).decode()
+    """JSON text of a free-form value (stored in the proto `*_json` fields); a 400 for what JSON cannot carry."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        # An HTTP body cannot hold such a value (orjson reads a huge integer as a float); a Python caller's dict can.
+        raise InvalidRequest(
+            "The request holds a value JSON cannot carry here: an integer outside the 64-bit range, or a non-JSON type.",
+            code="invalid_value",
+        ) from None
 
 
 def fragment(text: str) -> orjson.Fragment:
