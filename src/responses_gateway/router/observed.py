@@ -21,6 +21,8 @@ from responses_gateway.telemetry.genai import OPERATION, Upstream, end_model_cal
 from responses_gateway.telemetry.metrics import Metrics
 
 _TERMINAL = frozenset({"completed", "incomplete", "failed"})
+# Reused: entering a nullcontext changes nothing, so one serves every untraced attempt.
+_UNTRACED = contextlib.nullcontext()
 
 
 class ObservedCall:
@@ -38,7 +40,7 @@ class ObservedCall:
     def current(self) -> contextlib.AbstractContextManager[object]:
         """The span made current while the attempt runs, so the HTTP client span sits under it."""
         if self._span is None:
-            return contextlib.nullcontext()
+            return _UNTRACED
         return trace.use_span(self._span, end_on_exit=False)
 
     def saw(self, event: epb.ResponseStreamEvent) -> None:
@@ -59,10 +61,9 @@ class ObservedCall:
         if self._metrics is not None:
             error_type = (response.error.code or "failed") if response.status == "failed" else ""
             self._record(error_type)
-            usage = self._metrics.token_usage
-            labels = (OPERATION, self._upstream.provider_name, self._model)
-            usage.labels(*labels, "input").observe(response.usage.input_tokens)
-            usage.labels(*labels, "output").observe(response.usage.output_tokens)
+            usage, provider = self._metrics.token_usage, self._upstream.provider_name
+            usage.labels(OPERATION, provider, self._model, "input").observe(response.usage.input_tokens)
+            usage.labels(OPERATION, provider, self._model, "output").observe(response.usage.output_tokens)
 
     def failed(self, exc: BaseException) -> None:
         """The attempt failed (before its first event, or mid-stream)."""
@@ -88,8 +89,9 @@ class ObservedCall:
 
     def _record(self, error_type: str) -> None:
         assert self._metrics is not None
-        m, labels = self._metrics, (OPERATION, self._upstream.provider_name, self._model, error_type)
-        m.operation_duration.labels(*labels).observe(time.perf_counter() - self._started, m.exemplar())
+        m = self._metrics
+        series = m.operation_duration.labels(OPERATION, self._upstream.provider_name, self._model, error_type)
+        series.observe(time.perf_counter() - self._started, m.exemplar() if m.exemplars else None)
 
 
 class ModelCallObserver:

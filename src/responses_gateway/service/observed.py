@@ -38,6 +38,10 @@ _TOKEN_EVENTS = frozenset(
 )
 
 
+# Reused: entering a nullcontext changes nothing, so one serves every untraced step.
+_UNTRACED = contextlib.nullcontext()
+
+
 class ObservedCreate:
     """One create, from its arrival at the service to its last event."""
 
@@ -58,7 +62,7 @@ class ObservedCreate:
     def current(self) -> contextlib.AbstractContextManager[object]:
         """The request's span made current, for one step of the work."""
         if self._span is None:
-            return contextlib.nullcontext()
+            return _UNTRACED
         return trace.use_span(self._span, end_on_exit=False)
 
     def identified(self, response_id: str, dropped_items: int) -> None:
@@ -113,13 +117,13 @@ class ObservedCreate:
         if self._metrics is not None:
             m = self._metrics
             elapsed = time.perf_counter() - self._started
-            m.server_duration.labels(OPERATION, self._label, error_type).observe(elapsed, m.exemplar())
+            m.server_duration.labels(OPERATION, self._label, error_type).observe(elapsed, m.exemplar() if m.exemplars else None)
 
     def _record(self, response: pb.Response, error_type: str) -> None:
         m = self._metrics
         assert m is not None
         now = time.perf_counter()
-        m.server_duration.labels(OPERATION, self._label, error_type).observe(now - self._started, m.exemplar())
+        m.server_duration.labels(OPERATION, self._label, error_type).observe(now - self._started, m.exemplar() if m.exemplars else None)
         m.responses.labels(self._label, self._tenant, response.status).inc()
         usage = response.usage
         for kind, count in (
@@ -131,7 +135,7 @@ class ObservedCreate:
             if count:
                 m.tokens.labels(self._label, self._tenant, kind).inc(count)
         if self._streamed and self._first_token is not None:
-            m.time_to_first_token.labels(OPERATION, self._label).observe(self._first_token - self._started, m.exemplar())
+            m.time_to_first_token.labels(OPERATION, self._label).observe(self._first_token - self._started, m.exemplar() if m.exemplars else None)
             if usage.output_tokens > 1:
                 per_token = (now - self._first_token) / (usage.output_tokens - 1)
                 m.time_per_output_token.labels(OPERATION, self._label).observe(per_token)

@@ -105,12 +105,17 @@ class ClientSpan:
         self.span.end()
 
 
+# Whether this process traces at all (tracing.start_tracing sets it with the global tracer provider it
+# installs): with tracing off, an upstream call does not even look for a current span.
+enabled = False
+
+
 def client_span(method: str, url: str) -> ClientSpan | None:
     """A CLIENT span under the current span when that one records (a model call being traced); else None.
 
     The tracer is the process's (tracing.start_tracing set it); with tracing off or this request
     not sampled, nothing is created or sent.
     """
-    if not trace.get_current_span().is_recording():
+    if not enabled or not trace.get_current_span().is_recording():
         return None
     return ClientSpan(trace.get_tracer(INSTRUMENTATION), method, url)

@@ -135,7 +135,7 @@ class Metrics:
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered HTTP request and its duration."""
         self.http_requests.labels(route, method, str(status)).inc()
-        self.http_duration.labels(route, method).observe(seconds, self.exemplar())
+        self.http_duration.labels(route, method).observe(seconds, self.exemplar() if self.exemplars else None)
 
     def exemplar(self) -> dict[str, str] | None:
         """The current trace's ids as a histogram exemplar; None when tracing is off or the span is not sampled."""

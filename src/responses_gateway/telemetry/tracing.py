@@ -21,6 +21,8 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
+from responses_gateway.telemetry import http_spans
+
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 INSTRUMENTATION_NAME = "responses_gateway"
 
@@ -113,6 +115,7 @@ def start_tracing(default_service_name: str, env: MutableMapping[str, str] | Non
     for exporter in span_exporters(env):
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    http_spans.enabled = True
     capture = env.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "").strip().lower()
     description = (
         f"service {provider.resource.attributes.get(SERVICE_NAME)}, exporters {env.get('OTEL_TRACES_EXPORTER', 'otlp')}"
