@@ -6,7 +6,8 @@
 Targets, all in one rig (same fake upstream, same load generator, same run; bench_revisions.py's):
 
   serve@base   `serve` from the commit before this work (--baseline-rev, default 1e3157d: no /metrics, no tracing)
-  serve        this working tree, no OTEL_* variables: tracing off (metrics on, as always)
+  serve        this working tree, no OTEL_* variables: tracing off (metrics and the access line on, as by default)
+  serve-log    the same with `access_log: false`, to tell the access line's share
   serve+1%     this tree, OTLP/gRPC to a local sink, OTEL_TRACES_SAMPLER=parentbased_traceidratio, ARG 0.01
   serve+on     this tree, OTLP/gRPC to the sink, every request traced (the default sampler)
 
@@ -36,7 +37,7 @@ from _procs import free_port, wait_tcp  # noqa: E402
 
 DEFAULT_BASELINE = "1e3157d"  # the last commit before /metrics and tracing
 BASE = "serve@base"
-TARGETS = ("serve@base", "serve", "serve+1%", "serve+on")
+TARGETS = ("serve@base", "serve", "serve-log", "serve+1%", "serve+on")
 log = bg.log
 
 
@@ -73,7 +74,9 @@ class TracingRig(br.RevRig):
     def _gw_env(self, db: str, http: int, grpc: int) -> dict[str, str]:
         env = super()._gw_env(db, http, grpc)
         endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{self.sink_port}", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
-        if self._starting == "serve+on":
+        if self._starting == "serve-log":
+            env["RG_ACCESS_LOG"] = "false"
+        elif self._starting == "serve+on":
             env.update(endpoint)
         elif self._starting == "serve+1%":
             env.update(endpoint, OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.01")
