@@ -69,3 +69,19 @@ def test_a_failed_response_is_an_error_span_with_its_code() -> None:
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR and span.attributes["error.type"] == "server_error"
     assert span.attributes["gen_ai.response.finish_reasons"] == ("error",)
+
+
+def test_under_an_unsampled_request_no_span_is_even_started() -> None:
+    """A 1 % sampler's other 99 %: the request's root was declined, so its children cost no sampler call."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    made, exporter, metrics = observer()
+    declined = TracerProvider(sampler=ALWAYS_OFF).get_tracer("bridge")
+    with declined.start_as_current_span("POST /v1/responses") as root:
+        assert root.get_span_context().is_valid and not root.get_span_context().trace_flags.sampled
+        observed = made.begin(REQUEST, CTX, streamed=False)
+        assert observed._span is None  # noqa: SLF001 - what is under test
+        observed.finished(pb.Response(status="completed", usage=pb.Usage(input_tokens=1, output_tokens=1)))
+    assert exporter.get_finished_spans() == ()
+    labels = {"gen_ai_operation_name": "chat", "gen_ai_request_model": "", "error_type": ""}
+    assert metrics.registry.get_sample_value("gen_ai_server_request_duration_seconds_count", labels) == 1

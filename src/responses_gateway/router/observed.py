@@ -18,7 +18,8 @@ from responses_gateway.errors import GatewayError
 from responses_gateway.router.breaker import BreakerState
 from responses_gateway.telemetry import Telemetry
 from responses_gateway.telemetry.genai import OPERATION, Upstream, end_model_call, fail_model_call, start_model_call
-from responses_gateway.telemetry.metrics import Metrics
+from responses_gateway.telemetry.metrics import Metrics, exemplar_of
+from responses_gateway.telemetry.tracing import parent_declined
 
 _TERMINAL = frozenset({"completed", "incomplete", "failed"})
 # Reused: entering a nullcontext changes nothing, so one serves every untraced attempt.
@@ -91,7 +92,7 @@ class ObservedCall:
         assert self._metrics is not None
         m = self._metrics
         series = m.operation_duration.labels(OPERATION, self._upstream.provider_name, self._model, error_type)
-        series.observe(time.perf_counter() - self._started, m.exemplar() if m.exemplars else None)
+        series.observe(time.perf_counter() - self._started, exemplar_of(self._span) if m.exemplars else None)
 
 
 class ModelCallObserver:
@@ -106,7 +107,7 @@ class ModelCallObserver:
     def start(self, upstream: Upstream, request: pb.CreateResponseRequest, upstream_model: str) -> ObservedCall:
         """An attempt about to be made."""
         span = None
-        if self._tracer is not None:
+        if self._tracer is not None and not parent_declined():
             span = start_model_call(self._tracer, upstream, request, upstream_model, capture_content=self._capture)
             if not span.is_recording():
                 span = None  # not sampled: nothing to record or to make current

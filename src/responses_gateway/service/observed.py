@@ -24,7 +24,8 @@ from responses_gateway.errors import GatewayError
 from responses_gateway.service.call import CallContext
 from responses_gateway.telemetry import Telemetry
 from responses_gateway.telemetry.genai import OPERATION, TENANT, finish_reasons, usage_attributes
-from responses_gateway.telemetry.metrics import Metrics
+from responses_gateway.telemetry.metrics import Metrics, exemplar_of
+from responses_gateway.telemetry.tracing import parent_declined
 
 # Events that carry generated tokens: the first one is the time to first token.
 _TOKEN_EVENTS = frozenset(
@@ -117,13 +118,13 @@ class ObservedCreate:
         if self._metrics is not None:
             m = self._metrics
             elapsed = time.perf_counter() - self._started
-            m.server_duration.labels(OPERATION, self._label, error_type).observe(elapsed, m.exemplar() if m.exemplars else None)
+            m.server_duration.labels(OPERATION, self._label, error_type).observe(elapsed, exemplar_of(self._span) if m.exemplars else None)
 
     def _record(self, response: pb.Response, error_type: str) -> None:
         m = self._metrics
         assert m is not None
         now = time.perf_counter()
-        m.server_duration.labels(OPERATION, self._label, error_type).observe(now - self._started, m.exemplar() if m.exemplars else None)
+        m.server_duration.labels(OPERATION, self._label, error_type).observe(now - self._started, exemplar_of(self._span) if m.exemplars else None)
         m.responses.labels(self._label, self._tenant, response.status).inc()
         usage = response.usage
         for kind, count in (
@@ -135,7 +136,7 @@ class ObservedCreate:
             if count:
                 m.tokens.labels(self._label, self._tenant, kind).inc(count)
         if self._streamed and self._first_token is not None:
-            m.time_to_first_token.labels(OPERATION, self._label).observe(self._first_token - self._started, m.exemplar() if m.exemplars else None)
+            m.time_to_first_token.labels(OPERATION, self._label).observe(self._first_token - self._started, exemplar_of(self._span) if m.exemplars else None)
             if usage.output_tokens > 1:
                 per_token = (now - self._first_token) / (usage.output_tokens - 1)
                 m.time_per_output_token.labels(OPERATION, self._label).observe(per_token)
@@ -152,7 +153,7 @@ class CreateObserver:
     def begin(self, req: pb.CreateResponseRequest, ctx: CallContext, *, streamed: bool) -> ObservedCreate:
         """A create that just arrived."""
         span = None
-        if self._tracer is not None:
+        if self._tracer is not None and not parent_declined():
             # The model name is the client's text: bounded, as everywhere it is recorded.
             model = req.model[:128]
             span = self._tracer.start_span(f"create_response {model}", kind=SpanKind.INTERNAL)

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 from aiohttp import web
 from opentelemetry import trace
+from opentelemetry.trace import Span
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.gc_collector import GCCollector
@@ -139,12 +140,7 @@ class Metrics:
 
     def exemplar(self) -> dict[str, str] | None:
         """The current trace's ids as a histogram exemplar; None when tracing is off or the span is not sampled."""
-        if not self.exemplars:
-            return None
-        context = trace.get_current_span().get_span_context()
-        if not context.trace_flags.sampled:
-            return None
-        return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
+        return exemplar_of(trace.get_current_span()) if self.exemplars else None
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The registry in the format the scraper asked for (OpenMetrics or Prometheus text) and its content type."""
@@ -152,6 +148,16 @@ class Metrics:
         return encoder(self.registry), content_type
 
 
+
+
+def exemplar_of(span: Span | None) -> dict[str, str] | None:
+    """A sampled span's ids as a histogram exemplar (None for no span or an unsampled one)."""
+    if span is None:
+        return None
+    context = span.get_span_context()
+    if not context.trace_flags.sampled:
+        return None
+    return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
 
 
 class _GaugeSources(Collector):

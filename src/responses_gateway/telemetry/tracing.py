@@ -153,3 +153,13 @@ def grpc_client_interceptors(tracing: Tracing | None) -> list[Any]:
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
     return list(aio_client_interceptors(tracer_provider=tracing.provider, filter_=_not_health_checks()))  # type: ignore[no-untyped-call]
+
+
+def parent_declined() -> bool:
+    """Whether the current span is one the sampler declined: its children would be declined too.
+
+    True for an unsampled request under the parent-based samplers (the SDK's default), so the
+    gateway's own spans skip the sampler, the ids and the context switches altogether.
+    """
+    context = trace.get_current_span().get_span_context()
+    return context.is_valid and not context.trace_flags.sampled
