@@ -89,7 +89,7 @@ def _positive(value: str) -> int:
 def _worker(config: Path | None, role: str, index: int, workers: int) -> None:
     """One `serve` worker process (spawned): the same server, its own index."""
     settings = Settings.load(config, workers=workers, worker_index=index)
-    configure_logging(settings.log_format, access_log=settings.access_log, worker=index)
+    configure_logging(settings.log_format, worker=index)
     _run_until_signalled(_serve(settings, role))
 
 
@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging()
     settings = Settings.load(args.config)
-    configure_logging(settings.log_format, access_log=settings.access_log)
+    configure_logging(settings.log_format)
     runner = _event_loop_runner()
     if args.command == "migrate":
         runner(_migrate(settings))

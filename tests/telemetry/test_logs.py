@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -10,17 +11,16 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from responses_gateway.telemetry.logs import ACCESS, JsonFormatter, configure_logging, log_access
+from responses_gateway.telemetry.logs import AccessLog, JsonFormatter, configure_logging
 from tests.e2e.conftest import Gateway, gateway  # noqa: F401 - the fixture, both layouts
 
 
 @pytest.fixture
 def restored_logging() -> Iterator[None]:
     root = logging.getLogger()
-    handlers, level, access_level = root.handlers[:], root.level, ACCESS.level
+    handlers, level = root.handlers[:], root.level
     yield
     root.handlers[:], root.level = handlers, level
-    ACCESS.setLevel(access_level)
 
 
 def _json_lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -51,33 +51,41 @@ def test_an_exception_is_one_json_line(restored_logging: None) -> None:
     assert "\n" not in line and "ValueError: broken" in json.loads(line)["exception"]
 
 
-def test_the_access_line_can_be_turned_off(restored_logging: None) -> None:
-    configure_logging("text", access_log=False)
+async def test_access_lines_have_the_configured_shape_and_are_written_in_batches() -> None:
     stream = io.StringIO()
-    logging.getLogger().handlers[0].setStream(stream)  # type: ignore[attr-defined]
-    log_access("GET", "/healthz", 200, 0.001)
-    assert stream.getvalue() == ""
-    configure_logging("text")
-    logging.getLogger().handlers[0].setStream(stream)  # type: ignore[attr-defined]
-    log_access("GET", "/healthz", 200, 0.001)
-    assert "GET /healthz 200" in stream.getvalue()
+    text = AccessLog("text", stream=stream, flush_lines=2)
+    text.write("GET", "/healthz", 200, 0.001)
+    assert stream.getvalue() == ""  # waiting for the batch (or the timer, with a loop running)
+    text.write("POST", "/v1/responses", 200, 0.0123, model="gpt-5.4", tenant="acme", input_tokens=5, output_tokens=7)
+    first, second = stream.getvalue().splitlines()
+    assert " INFO responses_gateway.access: GET /healthz 200 1.0ms model=- tenant=-" in first
+    assert second.endswith("POST /v1/responses 200 12.3ms model=gpt-5.4 tenant=acme tokens=5/7")
+
+    stream = io.StringIO()
+    as_json = AccessLog("json", stream=stream, worker=1)
+    with TracerProvider().get_tracer("test").start_as_current_span("request") as span:
+        as_json.write("POST", "/v1/responses", 429, 0.002, model="gpt-5.4", tenant="acme")
+    as_json.flush()
+    (line,) = _json_lines(stream)
+    assert line["logger"] == "responses_gateway.access" and line["level"] == "info" and line["worker"] == 1
+    assert (line["route"], line["status"], line["tenant"], line["latency_ms"]) == ("/v1/responses", 429, "acme", 2.0)
+    assert line["trace_id"] == format(span.get_span_context().trace_id, "032x") and "input_tokens" not in line
 
 
 async def test_each_request_has_one_access_line_with_model_tenant_and_tokens(
-    gateway: Gateway, caplog: pytest.LogCaptureFixture
+    gateway: Gateway, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.INFO, logger=ACCESS.name)
     async with gateway.client() as client:
         response = await client.responses.create(model="gpt-5.4", input="A secret prompt text", store=False)
         stream = await client.responses.create(model="gpt-5.4", input="Another one", stream=True)
         async for _ in stream:
             pass
-    lines = [r for r in caplog.records if r.name == ACCESS.name and getattr(r, "route", "") == "/v1/responses"]
+    await asyncio.sleep(0.5)  # the batch's timer
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "responses_gateway.access: POST /v1/responses" in line]
     assert len(lines) == 2
-    for record in lines:
-        assert (record.method, record.status, record.model, record.tenant) == ("POST", 200, "gpt-5.4", "default")  # type: ignore[attr-defined]
     assert response.usage is not None
-    assert (lines[0].input_tokens, lines[0].output_tokens) == (response.usage.input_tokens, response.usage.output_tokens)  # type: ignore[attr-defined]
-    assert lines[1].output_tokens > 0  # type: ignore[attr-defined]
-    text = "\n".join(r.getMessage() + json.dumps(r.__dict__, default=str) for r in caplog.records)
-    assert "A secret prompt text" not in text and "sk-anything" not in text and "sk-upstream-secret" not in text
+    tokens = f"tokens={response.usage.input_tokens}/{response.usage.output_tokens}"
+    assert lines[0].endswith(f"POST /v1/responses 200 {lines[0].split(' 200 ')[1].split('ms')[0]}ms model=gpt-5.4 tenant=default {tokens}")
+    assert "model=gpt-5.4 tenant=default tokens=" in lines[1]
+    assert "A secret prompt text" not in err and "sk-anything" not in err and "sk-upstream-secret" not in err

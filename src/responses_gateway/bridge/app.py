@@ -15,7 +15,7 @@ from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.bridge.access import note_model, note_usage
 from responses_gateway.bridge.backend import Backend, Caller
 from responses_gateway.bridge.body import READ_TIMEOUT, decode_body
-from responses_gateway.bridge.errors import CALLER, TRACER, openai_errors
+from responses_gateway.bridge.errors import ACCESS_LOG, CALLER, TRACER, openai_errors
 from responses_gateway.bridge.openapi import openapi
 from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
@@ -23,6 +23,7 @@ from responses_gateway.codec.fields import check_id, unknown
 from responses_gateway.codec.request import COUNT_FIELDS
 from responses_gateway.codec.response import delete_to_json, input_items_to_json, model_to_json, models_to_json
 from responses_gateway.errors import InternalError, InvalidRequest, NotReady
+from responses_gateway.telemetry.logs import AccessLog
 from responses_gateway.telemetry.metrics import METRICS, Metrics, metrics_endpoint
 
 BACKEND = web.AppKey("backend", Backend)
@@ -201,6 +202,7 @@ def create_app(
     metrics: Metrics | None = None,
     metrics_route: bool = True,
     tracer: trace.Tracer | None = None,
+    access_log: AccessLog | None = None,
 ) -> web.Application:
     """The bridge app over a backend; the caller owns the backend's lifetime.
 
@@ -213,6 +215,7 @@ def create_app(
     `metrics`: what requests are counted into, served at `/metrics` unless
     `metrics_route` is false (the process serves it on a port of its own).
     `tracer`: each request (but probes and scrapes) is a SERVER span from it.
+    `access_log`: where each request's access line goes.
     """
     # The bridge undoes Content-Encoding itself (bridge.body), within the size limit.
     app = web.Application(
@@ -228,6 +231,8 @@ def create_app(
     app[READ_TIMEOUT] = read_timeout
     if tracer is not None:
         app[TRACER] = tracer
+    if access_log is not None:
+        app[ACCESS_LOG] = access_log
     if metrics is not None:
         app[METRICS] = metrics
         if metrics_route:

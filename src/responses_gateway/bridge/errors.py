@@ -25,7 +25,7 @@ from responses_gateway.errors import (
     UpstreamAuthenticationFailed,
 )
 from responses_gateway.telemetry.http_spans import end_server_span, start_server_span
-from responses_gateway.telemetry.logs import log_access
+from responses_gateway.telemetry.logs import AccessLog
 from responses_gateway.telemetry.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 CALLER = web.RequestKey("caller", Caller)
 # The tracer of the HTTP server spans, when tracing is on.
 TRACER = web.AppKey("tracer", trace.Tracer)
+# Where each request's access line goes (none: `access_log: false`).
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
 # Probes and scrapes every few seconds would bury the requests' traces.
 UNTRACED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -121,8 +123,11 @@ def _observe(request: web.Request, route: str, status: int, started: float) -> N
     metrics = request.app.get(METRICS)
     if metrics is not None:
         metrics.observe_http(route, request.method, status, elapsed)
+    access = request.app.get(ACCESS_LOG)
+    if access is None:
+        return
     caller, usage = request.get(CALLER), request.get(USAGE)
-    log_access(
+    access.write(
         request.method,
         route,
         status,

@@ -13,6 +13,7 @@ from responses_gateway.bridge.app import create_app
 from responses_gateway.bridge.backend import Backend, RemoteBackend
 from responses_gateway.config import Settings, TLSConfig
 from responses_gateway.telemetry import Telemetry
+from responses_gateway.telemetry.logs import AccessLog
 from responses_gateway.telemetry.metrics import serve_metrics
 from responses_gateway.telemetry.tracing import grpc_client_interceptors
 
@@ -41,6 +42,8 @@ async def run_bridge(
     """
     telemetry = telemetry or Telemetry()
     own_port = settings.metrics_port is not None
+    worker = settings.worker_index if settings.workers > 1 else None
+    access_log = AccessLog(settings.log_format, worker=worker) if settings.access_log else None
     app = create_app(
         backend,
         max_body_bytes=settings.max_body_bytes,
@@ -48,6 +51,7 @@ async def run_bridge(
         metrics=telemetry.metrics,
         metrics_route=not own_port,
         tracer=telemetry.tracing.tracer if telemetry.tracing is not None else None,
+        access_log=access_log,
     )
     # handler_cancellation: a client that disconnects cancels its handler,
     # which closes the stream from the service and so the upstream call.
@@ -75,6 +79,8 @@ async def run_bridge(
             yield BridgeRuntime(runner, backend, port, telemetry, metrics_port)
     finally:
         await runner.cleanup()
+        if access_log is not None:
+            access_log.flush()
 
 
 def _server_tls(tls: TLSConfig) -> ssl.SSLContext | None:
