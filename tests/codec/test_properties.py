@@ -186,7 +186,8 @@ _CONFIGS: dict[str, st.SearchStrategy[Any]] = {
     "metadata": st.dictionaries(text, text, min_size=1, max_size=3),
     "include": st.lists(text, min_size=1, max_size=3),
     "prompt": with_optional({"id": text}, {"version": text, "variables": json_objects}),
-    **{name: json_values.filter(lambda v: v is not None) for name in sorted(PASSTHROUGH_FIELDS)},
+    **{name: json_values.filter(lambda v: v is not None) for name in sorted(PASSTHROUGH_FIELDS - {"client_metadata"})},
+    "client_metadata": st.dictionaries(text, text, max_size=3),
 }
 
 

@@ -693,3 +693,9 @@ async def test_a_malformed_response_id_is_refused_before_the_store_is_touched() 
         with pytest.raises(InvalidRequest) as caught:
             await call
         assert caught.value.code == "invalid_value"
+
+
+def test_grpc_callers_client_metadata_is_held_to_the_same_shape() -> None:
+    assert_refused(grpc_request(extra_json={"client_metadata": '["x"]'}), "client_metadata", "invalid_type")
+    assert_refused(grpc_request(extra_json={"client_metadata": '{"a": 1}'}), "client_metadata.a", "invalid_type")
+    validate_create(grpc_request(extra_json={"client_metadata": '{"originator": "codex_exec"}'}))

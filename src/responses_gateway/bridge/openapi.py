@@ -26,6 +26,9 @@ from responses_gateway.codec.fields import MAX_ID_LENGTH
 from responses_gateway.codec.items import IMAGE_DETAILS, ITEM_TYPES, PART_TYPES, ROLES
 from responses_gateway.codec.request import (
     COUNT_FIELDS,
+    MAX_CLIENT_METADATA,
+    MAX_CLIENT_METADATA_KEY,
+    MAX_CLIENT_METADATA_VALUE,
     MAX_INCLUDE,
     MAX_INPUT_ITEMS,
     MAX_METADATA,
@@ -330,6 +333,14 @@ def _create_properties() -> dict[str, Schema]:
         properties[name] = _string(nullable=True, maxLength=limit)
     for name in sorted(PASSTHROUGH_FIELDS):
         properties[name] = {"description": "Accepted and passed to Responses upstreams unchanged."}
+    properties["client_metadata"] = {
+        "type": ["object", "null"],
+        "maxProperties": MAX_CLIENT_METADATA,
+        "propertyNames": {"maxLength": MAX_CLIENT_METADATA_KEY},
+        "additionalProperties": {"type": "string", "maxLength": MAX_CLIENT_METADATA_VALUE},
+        "description": "What the client says of itself (the Codex CLI sends it): passed to Responses upstreams, "
+        "never to translated ones.",
+    }
     return properties
 
 

@@ -45,9 +45,12 @@ MAX_METADATA = 16
 MAX_INCLUDE = 32
 
 # Fields newer SDKs know that the gateway does not interpret; accepted and
-# passed through to Responses upstreams, never refused.
+# passed through to Responses upstreams, never refused. `client_metadata` (the
+# Codex CLI sends it on every request) only describes the caller: translated
+# upstreams never see it.
 PASSTHROUGH_FIELDS = frozenset(
     {
+        "client_metadata",
         "context_management",
         "moderation",
         "prompt_cache_options",
@@ -88,10 +91,33 @@ def request_from_json(body: Any) -> pb.CreateResponseRequest:
                 reader(req, body)
         elif key in PASSTHROUGH_FIELDS:
             if value is not None:
+                if key == "client_metadata":
+                    check_client_metadata(value)
                 req.extra_json[key] = dumps(value)
         else:
             raise unknown(key)
     return req
+
+
+# client_metadata: a map of strings, bounded (OpenAI documents no limits; these leave Codex's few keys room).
+MAX_CLIENT_METADATA = 64
+MAX_CLIENT_METADATA_KEY = 256
+MAX_CLIENT_METADATA_VALUE = 4096
+
+
+def check_client_metadata(value: Any, param: str = "client_metadata") -> None:
+    """`client_metadata` is an object of strings within the bounds above; else InvalidRequest naming it."""
+    if not isinstance(value, dict):
+        raise invalid_type(param, "an object", value)
+    if len(value) > MAX_CLIENT_METADATA:
+        raise too_many_properties(param, MAX_CLIENT_METADATA, len(value))
+    for key, item in value.items():
+        if len(key) > MAX_CLIENT_METADATA_KEY:
+            raise invalid_type(f"{param}.{key[:32]}…", f"a key of at most {MAX_CLIENT_METADATA_KEY} characters", key)
+        if not isinstance(item, str):
+            raise invalid_type(f"{param}.{key}", "a string", item)
+        if len(item) > MAX_CLIENT_METADATA_VALUE:
+            raise invalid_type(f"{param}.{key}", f"a string of at most {MAX_CLIENT_METADATA_VALUE} characters", item[:32])
 
 
 def _check_counts(body: JSONObject) -> None:

@@ -30,6 +30,7 @@ from responses_gateway.codec.request import (
     MAX_METADATA,
     MAX_TOOLS,
     PASSTHROUGH_FIELDS,
+    check_client_metadata,
 )
 from responses_gateway.errors import InvalidRequest
 
@@ -254,6 +255,8 @@ def _validate_json_fields(req: pb.CreateResponseRequest) -> None:
         if key not in PASSTHROUGH_FIELDS:
             raise unknown(key)
         _json_text(key, value, want_object=False)
+        if key == "client_metadata":
+            check_client_metadata(orjson.loads(value))
 
 
 def _validate_tools(req: pb.CreateResponseRequest) -> None:
