@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from opentelemetry import trace
 from opentelemetry.trace import Span
@@ -18,6 +19,7 @@ from responses_gateway.errors import GatewayError
 from responses_gateway.router.breaker import BreakerState
 from responses_gateway.telemetry import Telemetry
 from responses_gateway.telemetry.genai import OPERATION, Upstream, end_model_call, fail_model_call, start_model_call
+from responses_gateway.telemetry.instruments import HistogramSeries
 from responses_gateway.telemetry.metrics import Metrics, exemplar_of
 from responses_gateway.telemetry.tracing import parent_declined
 
@@ -26,10 +28,36 @@ _TERMINAL = frozenset({"completed", "incomplete", "failed"})
 _UNTRACED = contextlib.nullcontext()
 
 
+@dataclass(slots=True)
+class _Answered:
+    """The series an answered call to one provider and model records into."""
+
+    duration: HistogramSeries
+    input: HistogramSeries
+    output: HistogramSeries
+
+    @classmethod
+    def of(cls, m: Metrics, provider: str, model: str) -> _Answered:
+        return cls(
+            m.operation_duration.labels(OPERATION, provider, model, ""),
+            m.token_usage.labels(OPERATION, provider, model, "input"),
+            m.token_usage.labels(OPERATION, provider, model, "output"),
+        )
+
+
 class ObservedCall:
     """One upstream attempt: its span (when tracing) and its duration and tokens (when metered)."""
 
-    def __init__(self, metrics: Metrics | None, span: Span | None, upstream: Upstream, model: str, capture: bool) -> None:
+    def __init__(
+        self,
+        metrics: Metrics | None,
+        span: Span | None,
+        upstream: Upstream,
+        model: str,
+        capture: bool,
+        series: dict[tuple[str, str], _Answered],
+    ) -> None:
+        self._series = series
         self._metrics = metrics
         self._span = span
         self._upstream = upstream
@@ -60,11 +88,19 @@ class ObservedCall:
         if self._span is not None:
             end_model_call(self._span, response, capture_content=self._capture)
         if self._metrics is not None:
-            error_type = (response.error.code or "failed") if response.status == "failed" else ""
-            self._record(error_type)
-            usage, provider = self._metrics.token_usage, self._upstream.provider_name
-            usage.labels(OPERATION, provider, self._model, "input").observe(response.usage.input_tokens)
-            usage.labels(OPERATION, provider, self._model, "output").observe(response.usage.output_tokens)
+            m = self._metrics
+            exemplar = exemplar_of(self._span) if m.exemplars else None
+            elapsed = time.perf_counter() - self._started
+            key = (self._upstream.provider_name, self._model)
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = _Answered.of(m, *key)
+            if response.status == "failed":
+                m.operation_duration.labels(OPERATION, *key, response.error.code or "failed").observe(elapsed, exemplar)
+            else:
+                series.duration.observe(elapsed, exemplar)
+            series.input.observe(response.usage.input_tokens)
+            series.output.observe(response.usage.output_tokens)
 
     def failed(self, exc: BaseException) -> None:
         """The attempt failed (before its first event, or mid-stream)."""
@@ -103,6 +139,7 @@ class ModelCallObserver:
         tracing = telemetry.tracing if telemetry is not None else None
         self._tracer = tracing.tracer if tracing is not None else None
         self._capture = tracing.capture_content if tracing is not None else False
+        self._series: dict[tuple[str, str], _Answered] = {}
 
     def start(self, upstream: Upstream, request: pb.CreateResponseRequest, upstream_model: str) -> ObservedCall:
         """An attempt about to be made."""
@@ -111,7 +148,7 @@ class ModelCallObserver:
             span = start_model_call(self._tracer, upstream, request, upstream_model, capture_content=self._capture)
             if not span.is_recording():
                 span = None  # not sampled: nothing to record or to make current
-        return ObservedCall(self._metrics, span, upstream, upstream_model, self._capture)
+        return ObservedCall(self._metrics, span, upstream, upstream_model, self._capture, self._series)
 
     def retrying(self, deployment: str, exc: GatewayError, delay: float) -> None:
         """The same deployment is tried again after `delay` seconds."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass
 
 from opentelemetry import trace
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
@@ -24,6 +25,7 @@ from responses_gateway.errors import GatewayError
 from responses_gateway.service.call import CallContext
 from responses_gateway.telemetry import Telemetry
 from responses_gateway.telemetry.genai import OPERATION, TENANT, finish_reasons, usage_attributes
+from responses_gateway.telemetry.instruments import CounterSeries, HistogramSeries
 from responses_gateway.telemetry.metrics import Metrics, exemplar_of
 from responses_gateway.telemetry.tracing import parent_declined
 
@@ -43,10 +45,39 @@ _TOKEN_EVENTS = frozenset(
 _UNTRACED = contextlib.nullcontext()
 
 
+@dataclass(slots=True)
+class _Completed:
+    """The series a completed response of one model and tenant counts into."""
+
+    duration: HistogramSeries
+    responses: CounterSeries
+    input: CounterSeries
+    cached: CounterSeries
+    output: CounterSeries
+    reasoning: CounterSeries
+
+    @classmethod
+    def of(cls, m: Metrics, model: str, tenant: str) -> _Completed:
+        return cls(
+            m.server_duration.labels(OPERATION, model, ""),
+            m.responses.labels(model, tenant, "completed"),
+            *(m.tokens.labels(model, tenant, kind) for kind in ("input", "cached", "output", "reasoning")),
+        )
+
+
 class ObservedCreate:
     """One create, from its arrival at the service to its last event."""
 
-    def __init__(self, metrics: Metrics | None, span: Span | None, model: str, tenant: str, streamed: bool) -> None:
+    def __init__(
+        self,
+        metrics: Metrics | None,
+        span: Span | None,
+        model: str,
+        tenant: str,
+        streamed: bool,
+        series: dict[tuple[str, str], _Completed],
+    ) -> None:
+        self._series = series
         self._metrics = metrics
         self._span = span
         self._model = model
@@ -118,25 +149,39 @@ class ObservedCreate:
         if self._metrics is not None:
             m = self._metrics
             elapsed = time.perf_counter() - self._started
-            m.server_duration.labels(OPERATION, self._label, error_type).observe(elapsed, exemplar_of(self._span) if m.exemplars else None)
+            exemplar = exemplar_of(self._span) if m.exemplars else None
+            m.server_duration.labels(OPERATION, self._label, error_type).observe(elapsed, exemplar)
 
     def _record(self, response: pb.Response, error_type: str) -> None:
         m = self._metrics
         assert m is not None
         now = time.perf_counter()
-        m.server_duration.labels(OPERATION, self._label, error_type).observe(now - self._started, exemplar_of(self._span) if m.exemplars else None)
-        m.responses.labels(self._label, self._tenant, response.status).inc()
+        exemplar = exemplar_of(self._span) if m.exemplars else None
         usage = response.usage
-        for kind, count in (
-            ("input", usage.input_tokens),
-            ("cached", usage.input_tokens_details.cached_tokens),
-            ("output", usage.output_tokens),
-            ("reasoning", usage.output_tokens_details.reasoning_tokens),
-        ):
-            if count:
+        if not error_type and response.status == "completed":
+            # The common case: its series found with one lookup, counted in place.
+            key = (self._label, self._tenant)
+            done = self._series.get(key)
+            if done is None:
+                done = self._series[key] = _Completed.of(m, *key)
+            done.duration.observe(now - self._started, exemplar)
+            done.responses.value += 1
+            done.input.value += usage.input_tokens
+            done.cached.value += usage.input_tokens_details.cached_tokens
+            done.output.value += usage.output_tokens
+            done.reasoning.value += usage.output_tokens_details.reasoning_tokens
+        else:
+            m.server_duration.labels(OPERATION, self._label, error_type).observe(now - self._started, exemplar)
+            m.responses.labels(self._label, self._tenant, response.status).inc()
+            for kind, count in (
+                ("input", usage.input_tokens),
+                ("cached", usage.input_tokens_details.cached_tokens),
+                ("output", usage.output_tokens),
+                ("reasoning", usage.output_tokens_details.reasoning_tokens),
+            ):
                 m.tokens.labels(self._label, self._tenant, kind).inc(count)
         if self._streamed and self._first_token is not None:
-            m.time_to_first_token.labels(OPERATION, self._label).observe(self._first_token - self._started, exemplar_of(self._span) if m.exemplars else None)
+            m.time_to_first_token.labels(OPERATION, self._label).observe(self._first_token - self._started, exemplar)
             if usage.output_tokens > 1:
                 per_token = (now - self._first_token) / (usage.output_tokens - 1)
                 m.time_per_output_token.labels(OPERATION, self._label).observe(per_token)
@@ -149,6 +194,7 @@ class CreateObserver:
         self._metrics = telemetry.metrics if telemetry is not None else None
         tracing = telemetry.tracing if telemetry is not None else None
         self._tracer = tracing.tracer if tracing is not None else None
+        self._series: dict[tuple[str, str], _Completed] = {}
 
     def begin(self, req: pb.CreateResponseRequest, ctx: CallContext, *, streamed: bool) -> ObservedCreate:
         """A create that just arrived."""
@@ -168,4 +214,4 @@ class CreateObserver:
                 )
             else:
                 span = None  # not sampled: nothing to record, and nothing to make current
-        return ObservedCreate(self._metrics, span, req.model, ctx.tenant_id, streamed)
+        return ObservedCreate(self._metrics, span, req.model, ctx.tenant_id, streamed, self._series)

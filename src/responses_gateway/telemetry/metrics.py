@@ -26,7 +26,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from responses_gateway.telemetry.instruments import Counter, Gauge, Histogram, Instruments
+from responses_gateway.telemetry.instruments import Counter, CounterSeries, Gauge, Histogram, HistogramSeries, Instruments
 
 # Seconds; from a cached lookup (milliseconds) to a long reasoning stream (minutes).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -50,6 +50,8 @@ class Metrics:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
+        # Each (route, method, status)'s two series, found with one lookup per request.
+        self._http: dict[tuple[str, str, int], tuple[CounterSeries, HistogramSeries]] = {}
         instruments = Instruments()
         self.registry.register(instruments)
         self._gauges = _GaugeSources()
@@ -89,7 +91,9 @@ class Metrics:
         self.streams_in_flight = Gauge("responses_gateway_streams_in_flight", "Streamed responses being produced now.")
         instruments.add(self.streams_in_flight)
         self.upstream_errors = counter(
-            "responses_gateway_upstream_errors", "Failed upstream attempts, by provider and error type.", ("provider", "error_type")
+            "responses_gateway_upstream_errors",
+            "Failed upstream attempts, by provider and error type.",
+            ("provider", "error_type"),
         )
         self.retries = counter("responses_gateway_upstream_retries", "Attempts repeated on the same deployment.", ("deployment",))
         self.fallbacks = counter(
@@ -135,8 +139,13 @@ class Metrics:
 
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered HTTP request and its duration."""
-        self.http_requests.labels(route, method, str(status)).inc()
-        self.http_duration.labels(route, method).observe(seconds, self.exemplar() if self.exemplars else None)
+        key = (route, method, status)
+        series = self._http.get(key)
+        if series is None:
+            series = (self.http_requests.labels(route, method, str(status)), self.http_duration.labels(route, method))
+            self._http[key] = series
+        series[0].value += 1
+        series[1].observe(seconds, self.exemplar() if self.exemplars else None)
 
     def exemplar(self) -> dict[str, str] | None:
         """The current trace's ids as a histogram exemplar; None when tracing is off or the span is not sampled."""

@@ -130,7 +130,15 @@ def _histogram_points(family: PromMetric, start_ns: int, now: int) -> list[Histo
             previous = value
         points.append(
             HistogramDataPoint(
-                _attributes(dict(key)), start_ns, now, entry["count"], entry["sum"], counts, bounds, min=float("nan"), max=float("nan")
+                _attributes(dict(key)),
+                start_ns,
+                now,
+                entry["count"],
+                entry["sum"],
+                counts,
+                bounds,
+                min=float("nan"),
+                max=float("nan"),
             )
         )
     return points
