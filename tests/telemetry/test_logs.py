@@ -62,7 +62,7 @@ async def test_access_lines_have_the_configured_shape_and_are_written_in_batches
     assert second.endswith("POST /v1/responses 200 12.3ms model=gpt-5.4 tenant=acme tokens=5/7")
 
     stream = io.StringIO()
-    as_json = AccessLog("json", stream=stream, worker=1)
+    as_json = AccessLog("json", stream=stream, worker=1, traced=True)
     with TracerProvider().get_tracer("test").start_as_current_span("request") as span:
         as_json.write("POST", "/v1/responses", 429, 0.002, model="gpt-5.4", tenant="acme")
     as_json.flush()

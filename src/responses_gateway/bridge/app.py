@@ -15,7 +15,7 @@ from responses_gateway.api.v1 import service_pb2 as spb
 from responses_gateway.bridge.access import note_model, note_usage
 from responses_gateway.bridge.backend import Backend, Caller
 from responses_gateway.bridge.body import READ_TIMEOUT, decode_body
-from responses_gateway.bridge.errors import ACCESS_LOG, CALLER, TRACER, openai_errors
+from responses_gateway.bridge.errors import CALLER, openai_errors
 from responses_gateway.bridge.openapi import openapi
 from responses_gateway.bridge.sse import write_sse
 from responses_gateway.codec import request_from_json, response_to_json
@@ -219,7 +219,7 @@ def create_app(
     """
     # The bridge undoes Content-Encoding itself (bridge.body), within the size limit.
     app = web.Application(
-        middlewares=[openai_errors],
+        middlewares=[openai_errors(metrics=metrics, access_log=access_log, tracer=tracer)],
         client_max_size=max_body_bytes,
         handler_args={
             "auto_decompress": False,
@@ -229,10 +229,6 @@ def create_app(
     )
     app[BACKEND] = backend
     app[READ_TIMEOUT] = read_timeout
-    if tracer is not None:
-        app[TRACER] = tracer
-    if access_log is not None:
-        app[ACCESS_LOG] = access_log
     if metrics is not None:
         app[METRICS] = metrics
         if metrics_route:

@@ -9,7 +9,7 @@ import time
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from opentelemetry import trace
 
 from responses_gateway.bridge.access import MODEL, USAGE
@@ -26,16 +26,12 @@ from responses_gateway.errors import (
 )
 from responses_gateway.telemetry.http_spans import end_server_span, start_server_span
 from responses_gateway.telemetry.logs import AccessLog
-from responses_gateway.telemetry.metrics import METRICS
+from responses_gateway.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 # The request's Caller (bridge.backend), whose headers every answer carries, errors included.
 CALLER = web.RequestKey("caller", Caller)
-# The tracer of the HTTP server spans, when tracing is on.
-TRACER = web.AppKey("tracer", trace.Tracer)
-# Where each request's access line goes (none: `access_log: false`).
-ACCESS_LOG = web.AppKey("access_log", AccessLog)
 # Probes and scrapes every few seconds would bury the requests' traces.
 UNTRACED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -70,26 +66,45 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> Gatewa
     return BadHTTPRequest(exc.reason or "Bad request.", status=exc.status)
 
 
-@web.middleware
-async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every request: traced (when tracing is on), answered in OpenAI's shape, counted and logged."""
-    started = time.perf_counter()
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    tracer = request.app.get(TRACER)
-    if tracer is None or route in UNTRACED_ROUTES:
-        response = await _answer(request, handler, started)
-        _observe(request, route, response.status, started)
-        return response
-    span, token = start_server_span(tracer, request, route)
-    status = 499  # the client went away before an answer (nginx's code for it)
-    try:
-        response = await _answer(request, handler, started)
-        status = response.status
-        _observe(request, route, status, started)
-        return response
-    finally:
-        end_server_span(span, token, status)
+def openai_errors(
+    *, metrics: Metrics | None = None, access_log: AccessLog | None = None, tracer: trace.Tracer | None = None
+) -> Middleware:
+    """The one middleware: each request traced (when `tracer`), answered in OpenAI's shape, counted and logged."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        traced = tracer is not None and route not in UNTRACED_ROUTES
+        if traced:
+            assert tracer is not None
+            span, token = start_server_span(tracer, request, route)
+        status = 499  # the client went away before an answer (nginx's code for it)
+        try:
+            response = await _answer(request, handler, started)
+            status = response.status
+            elapsed = time.perf_counter() - started
+            if metrics is not None:
+                metrics.observe_http(route, request.method, status, elapsed)
+            if access_log is not None:
+                caller, usage = request.get(CALLER), request.get(USAGE)
+                access_log.write(
+                    request.method,
+                    route,
+                    status,
+                    elapsed,
+                    model=request.get(MODEL, ""),
+                    tenant=caller.tenant if caller is not None else "",
+                    input_tokens=usage.input_tokens if usage is not None else None,
+                    output_tokens=usage.output_tokens if usage is not None else None,
+                )
+            return response
+        finally:
+            if traced:
+                end_server_span(span, token, status)
+
+    return middleware
 
 
 async def _answer(request: web.Request, handler: Handler, started: float) -> web.StreamResponse:
@@ -116,24 +131,3 @@ async def _answer(request: web.Request, handler: Handler, started: float) -> web
         response.headers["openai-processing-ms"] = str(int((time.perf_counter() - started) * 1000))
     return response
 
-
-def _observe(request: web.Request, route: str, status: int, started: float) -> None:
-    """The request's metrics and access line."""
-    elapsed = time.perf_counter() - started
-    metrics = request.app.get(METRICS)
-    if metrics is not None:
-        metrics.observe_http(route, request.method, status, elapsed)
-    access = request.app.get(ACCESS_LOG)
-    if access is None:
-        return
-    caller, usage = request.get(CALLER), request.get(USAGE)
-    access.write(
-        request.method,
-        route,
-        status,
-        elapsed,
-        model=request.get(MODEL, ""),
-        tenant=caller.tenant if caller is not None else "",
-        input_tokens=usage.input_tokens if usage is not None else None,
-        output_tokens=usage.output_tokens if usage is not None else None,
-    )

@@ -43,7 +43,8 @@ async def run_bridge(
     telemetry = telemetry or Telemetry()
     own_port = settings.metrics_port is not None
     worker = settings.worker_index if settings.workers > 1 else None
-    access_log = AccessLog(settings.log_format, worker=worker) if settings.access_log else None
+    traced = telemetry.tracing is not None
+    access_log = AccessLog(settings.log_format, worker=worker, traced=traced) if settings.access_log else None
     app = create_app(
         backend,
         max_body_bytes=settings.max_body_bytes,

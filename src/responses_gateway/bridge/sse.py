@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from responses_gateway.bridge.access import note_terminal
 from responses_gateway.api.v1 import events_pb2 as epb
+from responses_gateway.bridge.access import note_terminal
 from responses_gateway.codec import event_to_sse
 from responses_gateway.errors import GatewayError, InternalError, set_failed
 

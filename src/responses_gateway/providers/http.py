@@ -31,6 +31,7 @@ from responses_gateway.errors import (
     UpstreamUnreachable,
 )
 from responses_gateway.providers.sse import SSEProtocolError, iter_sse_data
+from responses_gateway.telemetry import http_spans
 from responses_gateway.telemetry.http_spans import client_span
 
 
@@ -65,7 +66,7 @@ class UpstreamHTTP:
     async def post_json(self, path: str, body: Any) -> bytes:
         """POST and return the 2xx body; errors raise GatewayError subclasses."""
         url = f"{self.base_url}{path}"
-        span = client_span("POST", url)
+        span = client_span("POST", url) if http_spans.enabled else None
         headers = span.headers(self._headers) if span is not None else self._headers
         try:
             async with self._client().post(url, data=orjson.dumps(body), headers=headers, timeout=self._json_timeout) as resp:
@@ -88,7 +89,7 @@ class UpstreamHTTP:
         # One first-token deadline covers the response headers and the first event.
         deadline = asyncio.get_running_loop().time() + self._timeouts.first_token
         url = f"{self.base_url}{path}"
-        span = client_span("POST", url)
+        span = client_span("POST", url) if http_spans.enabled else None
         headers = span.headers(self._headers) if span is not None else self._headers
         try:
             try:

@@ -16,6 +16,7 @@ from typing import Literal, TextIO
 
 import orjson
 from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN_CONTEXT
 
 LogFormat = Literal["text", "json"]
 # The access lines' logger name (AccessLog writes them itself, in the same shapes).
@@ -91,11 +92,14 @@ class AccessLog:
         log_format: LogFormat = "text",
         *,
         worker: int | None = None,
+        traced: bool = False,
         flush_seconds: float = 0.25,
         flush_lines: int = 256,
         stream: TextIO | None = None,
     ) -> None:
-        """`stream`: where lines go (default: sys.stderr as it is at each write)."""
+        """`traced`: lines carry the current trace's ids (tracing is on); `stream`: where lines go (default: sys.stderr
+        as it is at each write)."""
+        self._traced = traced
         self._json = log_format == "json"
         self._worker = worker
         self._who = f" w{worker}" if worker is not None else ""
@@ -123,7 +127,7 @@ class AccessLog:
         tokens = f" tokens={input_tokens}/{output_tokens}" if input_tokens is not None else ""
         message = f"{method} {route} {status} {seconds * 1000:.1f}ms model={model or '-'} tenant={tenant or '-'}{tokens}"
         now = time.time()
-        context = trace.get_current_span().get_span_context()
+        context = trace.get_current_span().get_span_context() if self._traced else INVALID_SPAN_CONTEXT
         if self._json:
             fields: dict[str, object] = {
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z",
