@@ -295,3 +295,18 @@ async def test_metrics_are_pushed_over_otlp_under_the_genai_names(
     assert response.usage is not None and output.sum == response.usage.output_tokens
     requests = metrics["responses_gateway_http_requests"][1]
     assert requests.sum.is_monotonic and any(p.as_double >= 1 for p in requests.sum.data_points)
+
+
+async def test_a_callers_traceparent_makes_the_bridge_span_its_child(
+    tmp_path: Path, receiver: OTLPReceiver, upstream: FakeOpenAIResponses
+) -> None:
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    async with start_layout("inprocess", tmp_path, upstream.base_url, receiver) as layout:
+        async with aiohttp.ClientSession() as session:
+            headers = {"traceparent": f"00-{caller_trace}-{caller_span}-01"}
+            async with session.post(f"{layout.http_url}/v1/responses", json={"model": MODEL, "input": "hi"}, headers=headers) as resp:
+                assert resp.status == 200
+        spans = await receiver.wait_for("POST /v1/responses", f"chat {MODEL}")
+    root = _one(spans, "POST /v1/responses")
+    assert (root.trace_id, root.parent_id) == (caller_trace, caller_span)
+    assert _one(spans, f"chat {MODEL}").trace_id == caller_trace

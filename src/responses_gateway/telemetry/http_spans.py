@@ -33,7 +33,8 @@ INSTRUMENTATION = "responses_gateway.http"
 
 def start_server_span(tracer: trace.Tracer, request: web.Request, route: str) -> tuple[Span, object]:
     """The request's SERVER span, current until `end_server_span`; its parent comes from `traceparent`."""
-    parent = propagate.extract(request.headers)
+    # Most callers send no trace context: then there is nothing to extract, and the span is a root.
+    parent = propagate.extract(request.headers) if "traceparent" in request.headers else otel_context.Context()
     span = tracer.start_span(f"{request.method} {route}", context=parent, kind=SpanKind.SERVER)
     if span.is_recording():
         host = request.host.rsplit(":", 1)
