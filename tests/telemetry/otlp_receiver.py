@@ -112,18 +112,12 @@ class OTLPReceiver:
                     )
 
     async def _http_export(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        if request.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        self.keep(trace_service_pb2.ExportTraceServiceRequest.FromString(body), "http")
+        self.keep(trace_service_pb2.ExportTraceServiceRequest.FromString(await _body(request)), "http")
         reply = trace_service_pb2.ExportTraceServiceResponse()
         return web.Response(body=reply.SerializeToString(), content_type="application/x-protobuf")
 
     async def _http_metrics(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        if request.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        self.metric_exports.append((metrics_service_pb2.ExportMetricsServiceRequest.FromString(body), "http"))
+        self.metric_exports.append((metrics_service_pb2.ExportMetricsServiceRequest.FromString(await _body(request)), "http"))
         reply = metrics_service_pb2.ExportMetricsServiceResponse()
         return web.Response(body=reply.SerializeToString(), content_type="application/x-protobuf")
 
@@ -149,6 +143,12 @@ class OTLPReceiver:
             await asyncio.sleep(0.1)
         seen = sorted({(s.name, s.service) for s in self.spans})
         raise AssertionError(f"spans not received: {sorted(set(names) - {s.name for s in self.spans})}; received: {seen}")
+
+
+async def _body(request: web.Request) -> bytes:
+    """An OTLP/HTTP request's protobuf body, inflated when the exporter compressed it."""
+    body = await request.read()
+    return gzip.decompress(body) if request.headers.get("Content-Encoding") == "gzip" else body
 
 
 class _Servicer(trace_service_pb2_grpc.TraceServiceServicer):
