@@ -9,9 +9,15 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from opentelemetry.sdk.trace import TracerProvider
 
+from responses_gateway.api.v1 import responses_pb2 as pb
+from responses_gateway.bridge.access import USAGE
+from responses_gateway.bridge.errors import openai_errors
 from responses_gateway.telemetry.logs import AccessLog, JsonFormatter, configure_logging
+from responses_gateway.telemetry.metrics import Metrics
 from tests.e2e.conftest import Gateway, gateway  # noqa: F401 - the fixture, both layouts
 
 
@@ -89,3 +95,29 @@ async def test_each_request_has_one_access_line_with_model_tenant_and_tokens(
     assert lines[0].endswith(f"POST /v1/responses 200 {lines[0].split(' 200 ')[1].split('ms')[0]}ms model=gpt-5.4 tenant=default {tokens}")
     assert "model=gpt-5.4 tenant=default tokens=" in lines[1]
     assert "A secret prompt text" not in err and "sk-anything" not in err and "sk-upstream-secret" not in err
+
+
+async def test_a_client_that_hangs_up_after_the_terminal_event_is_logged_and_counted() -> None:
+    """As Codex does: it reads up to `response.completed` and closes, and aiohttp cancels the handler.
+
+    The request was answered in full (its terminal event, with the usage, went out): a 200 in the
+    metrics and the access line. One cancelled before any answer is a 499.
+    """
+    metrics, stream = Metrics(process_collectors=False), io.StringIO()
+    middleware = openai_errors(metrics=metrics, access_log=AccessLog("text", stream=stream))
+
+    async def answered_then_gone(request: web.Request) -> web.StreamResponse:
+        request[USAGE] = pb.Usage(input_tokens=3, output_tokens=4)
+        raise asyncio.CancelledError
+
+    async def gone_before_answering(request: web.Request) -> web.StreamResponse:
+        raise asyncio.CancelledError
+
+    for handler in (answered_then_gone, gone_before_answering):
+        with pytest.raises(asyncio.CancelledError):
+            await middleware(make_mocked_request("POST", "/v1/responses"), handler)
+    counted = [line for line in metrics.exposition(None)[0].decode().splitlines() if "http_requests_total{" in line]
+    assert sorted(line.split("status=")[1] for line in counted) == ['"200"} 1.0', '"499"} 1.0']
+    await asyncio.sleep(0.3)
+    first, second = stream.getvalue().splitlines()
+    assert " 200 " in first and "tokens=3/4" in first and " 499 " in second

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import secrets
@@ -84,27 +85,39 @@ def openai_errors(
         try:
             response = await _answer(request, handler, started)
             status = response.status
-            elapsed = time.perf_counter() - started
-            if metrics is not None:
-                metrics.observe_http(route, request.method, status, elapsed)
-            if access_log is not None:
-                caller, usage = request.get(CALLER), request.get(USAGE)
-                access_log.write(
-                    request.method,
-                    route,
-                    status,
-                    elapsed,
-                    model=request.get(MODEL, ""),
-                    tenant=caller.tenant if caller is not None else "",
-                    input_tokens=usage.input_tokens if usage is not None else None,
-                    output_tokens=usage.output_tokens if usage is not None else None,
-                )
             return response
+        except asyncio.CancelledError:
+            # The client closed the connection (aiohttp cancels the handler). A stream whose terminal
+            # event went out was answered in full, as many SSE clients hang up right after it.
+            if request.get(USAGE) is not None:
+                status = 200
+            raise
         finally:
+            _observed(request, route, status, time.perf_counter() - started, metrics, access_log)
             if traced:
                 end_server_span(span, token, status)
 
     return middleware
+
+
+def _observed(
+    request: web.Request, route: str, status: int, elapsed: float, metrics: Metrics | None, access_log: AccessLog | None
+) -> None:
+    """The request's metrics and access line, however it ended."""
+    if metrics is not None:
+        metrics.observe_http(route, request.method, status, elapsed)
+    if access_log is not None:
+        caller, usage = request.get(CALLER), request.get(USAGE)
+        access_log.write(
+            request.method,
+            route,
+            status,
+            elapsed,
+            model=request.get(MODEL, ""),
+            tenant=caller.tenant if caller is not None else "",
+            input_tokens=usage.input_tokens if usage is not None else None,
+            output_tokens=usage.output_tokens if usage is not None else None,
+        )
 
 
 async def _answer(request: web.Request, handler: Handler, started: float) -> web.StreamResponse:

@@ -48,10 +48,12 @@ async def write_sse(
     last = first[-1]
     try:
         await response.write(_frames(first))
+        note_terminal(request, last)  # a client may hang up as soon as it has the terminal event
         try:
             async for batch in batches:
                 last = batch[-1]
                 await response.write(_frames(batch))
+                note_terminal(request, last)
         except ConnectionResetError:
             raise  # a write to a client that went away, not a failure of the stream
         except GatewayError as exc:
@@ -59,7 +61,6 @@ async def write_sse(
         except Exception:
             log.exception("the event stream failed")
             await _write_failure(response, start, last, InternalError())
-        note_terminal(request, last)
         await response.write_eof(DONE)
     except ConnectionResetError:
         # The client went away: the caller closes the batches, which cancels the upstream call.
