@@ -33,7 +33,7 @@ def _config(home: Path, base_url: str) -> None:
 
 
 @pytest.mark.skipif(not CODEX.exists(), reason="node_modules/.bin/codex is missing: `npm install` (make test runs it) failed")
-async def test_codex_exec_runs_a_tool_loop_through_the_gateway(gateway: Gateway, tmp_path: Path) -> None:
+async def test_codex_exec_runs_a_tool_loop_and_resumes_through_the_gateway(gateway: Gateway, tmp_path: Path) -> None:
     home, work = tmp_path / "codex-home", tmp_path / "work"
     work.mkdir()
     _config(home, gateway.http_url)
@@ -51,3 +51,16 @@ async def test_codex_exec_runs_a_tool_loop_through_the_gateway(gateway: Gateway,
     assert first["client_metadata"], "Codex's client_metadata reached the Responses upstream"
     assert any(item.get("type") == "function_call_output" for item in last["input"] if isinstance(item, dict))
     assert "Tool said:" in text  # the fake's answer to the tool's output, printed by Codex
+
+    # `codex exec resume --last` continues that session: Codex resends the whole conversation (store: false).
+    before = len(bodies)
+    proc = await asyncio.create_subprocess_exec(
+        str(CODEX), "exec", "--skip-git-repo-check", "resume", "--last", "And goodbye",
+        cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(proc.communicate(), 120)
+    resumed = output.decode(errors="replace")
+    assert proc.returncode == 0, resumed[-3000:]
+    continued = gateway.upstream_bodies()[before]
+    sent = str(continued["input"])
+    assert "Say hello" in sent and "And goodbye" in sent, sent[-2000:]  # the first turn travels with the second
