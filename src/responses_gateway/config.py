@@ -246,6 +246,8 @@ def _default_models() -> list[ModelConfig]:
             context_window=1_000_000,
             max_output_tokens=384_000,
             tokenizer="deepseek_v4",
+            # DeepSeek's API takes images only on its Flash model (api-docs.deepseek.com/guides/vision).
+            capabilities=Capabilities(images=False),
         ),
     ]
 
