@@ -132,3 +132,15 @@ def test_latency_carries_the_trace_as_an_exemplar_in_openmetrics_when_tracing_is
     assert f'# {{span_id="{format(span.get_span_context().span_id, "016x")}",trace_id="{trace_id}"}} 0.02' in text
     assert "trace_id" not in untraced.exposition("application/openmetrics-text")[0].decode()
     assert "trace_id" not in traced.exposition(None)[0].decode()  # Prometheus text has no exemplars
+
+
+async def test_a_made_up_method_never_becomes_a_label(gateway: Gateway) -> None:
+    """aiohttp's parser refuses methods HTTP does not define; a parser that let one through would
+    still count it as `_OTHER` (bridge.errors.KNOWN_METHODS), never by its name."""
+    async with aiohttp.ClientSession() as session:
+        for method in ("BREW", "XYZ1"):
+            async with session.request(method, f"{gateway.http_url}/v1/responses") as resp:
+                assert resp.status == 400
+        async with session.get(f"{gateway.http_url}/metrics") as resp:
+            text = await resp.text()
+    assert "BREW" not in text and "XYZ1" not in text

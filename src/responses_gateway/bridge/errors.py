@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # The request's Caller (bridge.backend), whose headers every answer carries, errors included.
 CALLER = web.RequestKey("caller", Caller)
+# HTTP's methods (RFC 9110 and PATCH); any other is `_OTHER` in metrics, span names and access lines.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 # Probes and scrapes every few seconds would bury the requests' traces.
 UNTRACED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -77,10 +79,12 @@ def openai_errors(
         started = time.perf_counter()
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
+        # A client may send any token as a method: labels and span names take the known ones only.
+        method = request.method if request.method in KNOWN_METHODS else "_OTHER"
         traced = tracer is not None and route not in UNTRACED_ROUTES
         if traced:
             assert tracer is not None
-            span, token = start_server_span(tracer, request, route)
+            span, token = start_server_span(tracer, request, route, method)
         status = 499  # the client went away before an answer (nginx's code for it)
         try:
             response = await _answer(request, handler, started)
@@ -93,7 +97,7 @@ def openai_errors(
                 status = 200
             raise
         finally:
-            _observed(request, route, status, time.perf_counter() - started, metrics, access_log)
+            _observed(request, route, method, status, time.perf_counter() - started, metrics, access_log)
             if traced:
                 end_server_span(span, token, status)
 
@@ -101,15 +105,21 @@ def openai_errors(
 
 
 def _observed(
-    request: web.Request, route: str, status: int, elapsed: float, metrics: Metrics | None, access_log: AccessLog | None
+    request: web.Request,
+    route: str,
+    method: str,
+    status: int,
+    elapsed: float,
+    metrics: Metrics | None,
+    access_log: AccessLog | None,
 ) -> None:
     """The request's metrics and access line, however it ended."""
     if metrics is not None:
-        metrics.observe_http(route, request.method, status, elapsed)
+        metrics.observe_http(route, method, status, elapsed)
     if access_log is not None:
         caller, usage = request.get(CALLER), request.get(USAGE)
         access_log.write(
-            request.method,
+            method,
             route,
             status,
             elapsed,

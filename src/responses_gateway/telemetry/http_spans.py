@@ -31,15 +31,18 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 INSTRUMENTATION = "responses_gateway.http"
 
 
-def start_server_span(tracer: trace.Tracer, request: web.Request, route: str) -> tuple[Span, object]:
-    """The request's SERVER span, current until `end_server_span`; its parent comes from `traceparent`."""
+def start_server_span(tracer: trace.Tracer, request: web.Request, route: str, method: str) -> tuple[Span, object]:
+    """The request's SERVER span, current until `end_server_span`; its parent comes from `traceparent`.
+
+    `method`: the request's, or `_OTHER` for one HTTP does not define (the span name stays bounded).
+    """
     # Most callers send no trace context: then there is nothing to extract, and the span is a root.
     parent = propagate.extract(request.headers) if "traceparent" in request.headers else otel_context.Context()
-    span = tracer.start_span(f"{request.method} {route}", context=parent, kind=SpanKind.SERVER)
+    span = tracer.start_span(f"{'HTTP' if method == '_OTHER' else method} {route}", context=parent, kind=SpanKind.SERVER)
     if span.is_recording():
         host = request.host.rsplit(":", 1)
         attributes: dict[str, str | int] = {
-            http_attributes.HTTP_REQUEST_METHOD: request.method,
+            http_attributes.HTTP_REQUEST_METHOD: method,
             http_attributes.HTTP_ROUTE: route,
             url_attributes.URL_PATH: request.path,
             url_attributes.URL_SCHEME: request.scheme,
