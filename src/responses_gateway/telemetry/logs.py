@@ -26,12 +26,17 @@ ACCESS = logging.getLogger("responses_gateway.access")
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
 
 
+def _utc(seconds: float) -> str:
+    """A JSON line's time: UTC, ISO 8601, milliseconds."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, trace ids and the record's extra fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": _utc(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -42,8 +47,8 @@ class JsonFormatter(logging.Formatter):
         if "trace_id" not in out:
             context = trace.get_current_span().get_span_context()
             if context.is_valid:
-                out["trace_id"] = format(context.trace_id, "032x")
-                out["span_id"] = format(context.span_id, "016x")
+                out["trace_id"] = trace.format_trace_id(context.trace_id)
+                out["span_id"] = trace.format_span_id(context.span_id)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(out, default=str).decode()
@@ -130,7 +135,7 @@ class AccessLog:
         context = trace.get_current_span().get_span_context() if self._traced else INVALID_SPAN_CONTEXT
         if self._json:
             fields: dict[str, object] = {
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z",
+                "time": _utc(now),
                 "level": "info",
                 "logger": ACCESS.name,
                 "message": message,
@@ -147,8 +152,8 @@ class AccessLog:
                 fields["input_tokens"] = input_tokens
                 fields["output_tokens"] = output_tokens
             if context.is_valid:
-                fields["trace_id"] = format(context.trace_id, "032x")
-                fields["span_id"] = format(context.span_id, "016x")
+                fields["trace_id"] = trace.format_trace_id(context.trace_id)
+                fields["span_id"] = trace.format_span_id(context.span_id)
             if self._worker is not None:
                 fields["worker"] = self._worker
             line = orjson.dumps(fields).decode() + "\n"
@@ -156,7 +161,7 @@ class AccessLog:
             second = int(now)
             if second != self._second:
                 self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-            ids = f" trace_id={format(context.trace_id, '032x')}" if context.is_valid else ""
+            ids = f" trace_id={trace.format_trace_id(context.trace_id)}" if context.is_valid else ""
             line = f"{self._stamp},{int(now % 1 * 1000):03d} INFO{self._who} {ACCESS.name}: {message}{ids}\n"
         self._pending.append(line)
         if len(self._pending) >= self._flush_lines:

@@ -166,7 +166,7 @@ def exemplar_of(span: Span | None) -> dict[str, str] | None:
     context = span.get_span_context()
     if not context.trace_flags.sampled:
         return None
-    return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
+    return {"trace_id": trace.format_trace_id(context.trace_id), "span_id": trace.format_span_id(context.span_id)}
 
 
 class _GaugeSources(Collector):
