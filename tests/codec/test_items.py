@@ -242,7 +242,15 @@ def test_encrypted_reasoning_include_value() -> None:
 
 def test_the_allowed_sets_match_the_api() -> None:
     assert ROLES == ("user", "assistant", "system", "developer")
-    assert set(ITEM_TYPES) == {"message", "function_call", "function_call_output", "reasoning", "item_reference"}
+    assert set(ITEM_TYPES) == {
+        "message",
+        "function_call",
+        "function_call_output",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "reasoning",
+        "item_reference",
+    }
     assert set(PART_TYPES) == {"input_text", "input_image", "input_file", "output_text", "refusal"}
     assert IMAGE_DETAILS == ("auto", "low", "high", "original")
 
@@ -391,7 +399,7 @@ def test_unknown_keys_inside_items_and_parts_are_tolerated_and_not_echoed() -> N
             "role": "assistant",
             "content": [{"type": "output_text", "text": "ok", "annotations": [], "logprobs": []}],
         },
-        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}", "namespace": "tools"},
         {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "s"}]},
         {"type": "function_call_output", "call_id": "c1", "output": "42"},
     ]
@@ -483,7 +491,7 @@ def test_an_unknown_item_type_lists_the_supported_ones() -> None:
         item_from_json({"type": "computer_call"}, "input[0]")
     assert caught.value.message == (
         "Invalid value: 'computer_call'. Supported values are: 'message', 'function_call', "
-        "'function_call_output', 'reasoning', and 'item_reference'."
+        "'function_call_output', 'custom_tool_call', 'custom_tool_call_output', 'reasoning', and 'item_reference'."
     )
 
 

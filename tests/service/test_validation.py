@@ -162,7 +162,8 @@ def test_an_input_of_exactly_10000_items_is_accepted() -> None:
         pytest.param({"tools": [function_tool("f" * 64)]}, id="function name of 64 characters"),
         pytest.param({"tools": [function_tool("Get-Weather_v2")]}, id="function name with hyphen underscore digit"),
         pytest.param(
-            {"tools": [{"type": "custom", "name": "has space"}]}, id="a hosted tool name is not held to the pattern"
+            {"tools": [{"type": "mcp", "server_label": "has space", "server_url": "https://mcp.example"}]},
+            id="a hosted tool's own names are not held to the function pattern",
         ),
         pytest.param({"background": False}, id="background false"),
     ],

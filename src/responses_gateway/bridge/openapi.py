@@ -175,8 +175,31 @@ def _item_schemas() -> dict[str, Schema]:
                 "name": _string(minLength=1),
                 "arguments": _string(description="The arguments as JSON text."),
                 "status": opt,
+                "namespace": opt,
             },
             ("type", "call_id", "name", "arguments"),
+        ),
+        "CustomToolCallItem": _obj(
+            {
+                "type": _typed("custom_tool_call"),
+                "id": item_id,
+                "call_id": _string(minLength=1),
+                "name": _string(minLength=1),
+                "input": _string(description="The tool's free-form input."),
+                "status": opt,
+                "namespace": opt,
+            },
+            ("type", "call_id", "name", "input"),
+        ),
+        "CustomToolCallOutputItem": _obj(
+            {
+                "type": _typed("custom_tool_call_output"),
+                "id": item_id,
+                "call_id": _string(minLength=1),
+                "output": {"oneOf": [_string(), parts]},
+                "status": opt,
+            },
+            ("type", "call_id", "output"),
         ),
         "FunctionCallOutputItem": _obj(
             {
@@ -208,7 +231,15 @@ def _item_schemas() -> dict[str, Schema]:
             "description": f"An input or output item; `type` is one of {', '.join(ITEM_TYPES)}.",
             "anyOf": [
                 _ref(name)
-                for name in ("MessageItem", "FunctionCallItem", "FunctionCallOutputItem", "ReasoningItem", "ItemReference")
+                for name in (
+                    "MessageItem",
+                    "FunctionCallItem",
+                    "FunctionCallOutputItem",
+                    "CustomToolCallItem",
+                    "CustomToolCallOutputItem",
+                    "ReasoningItem",
+                    "ItemReference",
+                )
             ],
         },
     }
@@ -419,7 +450,11 @@ def _answer_schemas() -> dict[str, Schema]:
     )
     return {
         "Response": _obj(
-            {**response_properties, "truncation_details": _obj({"dropped_items": int_}, ("dropped_items",))},
+            {
+                **response_properties,
+                "truncation_details": _obj({"dropped_items": int_}, ("dropped_items",)),
+                "withheld_tools": {"type": "array", "items": _string(), "description": "Hosted tool types the model's provider cannot run: not offered to it."},
+            },
             tuple(response_properties),
         ),
         "DeletedResponse": _obj(

@@ -41,6 +41,8 @@ EVENT_TYPES: dict[str, str] = {
     "reasoning_summary_text_done": "response.reasoning_summary_text.done",
     "reasoning_text_delta": "response.reasoning_text.delta",
     "reasoning_text_done": "response.reasoning_text.done",
+    "custom_tool_call_input_delta": "response.custom_tool_call_input.delta",
+    "custom_tool_call_input_done": "response.custom_tool_call_input.done",
     "error": "error",
 }
 CASES_BY_TYPE: dict[str, str] = {v: k for k, v in EVENT_TYPES.items()}
@@ -127,6 +129,10 @@ def _arguments_done(e: pb.ArgumentsDoneEvent) -> dict[str, Any]:
     return out
 
 
+def _custom_input_done(e: pb.CustomToolInputDoneEvent) -> dict[str, Any]:
+    return {"item_id": e.item_id, "output_index": e.output_index, "input": e.input}
+
+
 def _summary_part(e: pb.SummaryPartEvent) -> dict[str, Any]:
     return {
         "item_id": e.item_id,
@@ -186,6 +192,8 @@ _ENCODERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "reasoning_summary_text_done": _summary_done,
     "reasoning_text_delta": _reasoning_text_delta,
     "reasoning_text_done": _reasoning_text_done,
+    "custom_tool_call_input_delta": _arguments_delta,
+    "custom_tool_call_input_done": _custom_input_done,
     "error": _error,
 }
 
@@ -268,6 +276,11 @@ def _read_arguments_done(obj: JSONObject, out: pb.ArgumentsDoneEvent) -> None:
         out.name = name
 
 
+def _read_custom_input_done(obj: JSONObject, out: pb.CustomToolInputDoneEvent) -> None:
+    _read_locator(obj, out)
+    out.input = get_str(obj, "input", "") or ""
+
+
 def _read_summary_part(obj: JSONObject, out: pb.SummaryPartEvent) -> None:
     _read_locator(obj, out)
     out.part.text = get_str(get_object(obj, "part") or {}, "text", "part.") or ""
@@ -306,6 +319,8 @@ _DECODERS: dict[str, Callable[[JSONObject, Any], None]] = {
     "reasoning_summary_text_done": _read_text_done("text"),
     "reasoning_text_delta": _read_delta,
     "reasoning_text_done": _read_text_done("text"),
+    "custom_tool_call_input_delta": _read_delta,
+    "custom_tool_call_input_done": _read_custom_input_done,
     "error": _read_error,
 }
 

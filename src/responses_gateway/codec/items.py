@@ -31,7 +31,15 @@ from responses_gateway.codec.fields import (
 # The `include` value that asks for reasoning items' encrypted state.
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 ROLES = ("user", "assistant", "system", "developer")
-ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning", "item_reference")
+ITEM_TYPES = (
+    "message",
+    "function_call",
+    "function_call_output",
+    "custom_tool_call",
+    "custom_tool_call_output",
+    "reasoning",
+    "item_reference",
+)
 PART_TYPES = ("input_text", "input_image", "input_file", "output_text", "refusal")
 IMAGE_DETAILS = ("auto", "low", "high", "original")
 
@@ -52,17 +60,33 @@ def item_from_json(obj: JSONObject, path: str) -> pb.Item:
     if kind == "message":
         return pb.Item(message=_message_from_json(obj, prefix, typed=True))
     if kind == "function_call":
-        return pb.Item(
-            function_call=pb.FunctionCallItem(
-                id=_item_id(obj, prefix),
-                call_id=req_str(obj, "call_id", prefix),
-                name=req_str(obj, "name", prefix),
-                arguments=req_str(obj, "arguments", prefix),
-                status=get_str(obj, "status", prefix) or "",
-            )
+        call = pb.FunctionCallItem(
+            id=_item_id(obj, prefix),
+            call_id=req_str(obj, "call_id", prefix),
+            name=req_str(obj, "name", prefix),
+            arguments=req_str(obj, "arguments", prefix),
+            status=get_str(obj, "status", prefix) or "",
         )
+        namespace = get_str(obj, "namespace", prefix)
+        if namespace is not None:
+            call.namespace = namespace
+        return pb.Item(function_call=call)
     if kind == "function_call_output":
         return pb.Item(function_call_output=_call_output_from_json(obj, prefix))
+    if kind == "custom_tool_call":
+        custom = pb.CustomToolCallItem(
+            id=_item_id(obj, prefix),
+            call_id=req_str(obj, "call_id", prefix),
+            name=req_str(obj, "name", prefix),
+            input=req_str(obj, "input", prefix),
+            status=get_str(obj, "status", prefix) or "",
+        )
+        namespace = get_str(obj, "namespace", prefix)
+        if namespace is not None:
+            custom.namespace = namespace
+        return pb.Item(custom_tool_call=custom)
+    if kind == "custom_tool_call_output":
+        return pb.Item(custom_tool_call_output=_call_output_from_json(obj, prefix))
     if kind == "reasoning":
         return pb.Item(reasoning=_reasoning_from_json(obj, prefix))
     if kind == "item_reference":
@@ -198,7 +222,11 @@ def item_to_json(item: pb.Item) -> dict[str, Any]:
     if kind == "function_call":
         return function_call_to_json(item.function_call)
     if kind == "function_call_output":
-        return _call_output_to_json(item.function_call_output)
+        return _call_output_to_json(item.function_call_output, "function_call_output")
+    if kind == "custom_tool_call":
+        return custom_tool_call_to_json(item.custom_tool_call)
+    if kind == "custom_tool_call_output":
+        return _call_output_to_json(item.custom_tool_call_output, "custom_tool_call_output")
     if kind == "reasoning":
         return reasoning_item_to_json(item.reasoning)
     if kind == "item_reference":
@@ -236,14 +264,32 @@ def function_call_to_json(call: pb.FunctionCallItem) -> dict[str, Any]:
     out["call_id"] = call.call_id
     out["name"] = call.name
     out["arguments"] = call.arguments
+    if call.HasField("namespace"):
+        out["namespace"] = call.namespace
     return out
 
 
-def _call_output_to_json(item: pb.FunctionCallOutputItem) -> dict[str, Any]:
+def custom_tool_call_to_json(call: pb.CustomToolCallItem) -> dict[str, Any]:
+    """Encode a custom_tool_call item."""
+    out: dict[str, Any] = {}
+    if call.id:
+        out["id"] = call.id
+    out["type"] = "custom_tool_call"
+    if call.status:
+        out["status"] = call.status
+    out["call_id"] = call.call_id
+    out["name"] = call.name
+    out["input"] = call.input
+    if call.HasField("namespace"):
+        out["namespace"] = call.namespace
+    return out
+
+
+def _call_output_to_json(item: pb.FunctionCallOutputItem, kind: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if item.id:
         out["id"] = item.id
-    out["type"] = "function_call_output"
+    out["type"] = kind
     if item.status:
         out["status"] = item.status
     out["call_id"] = item.call_id

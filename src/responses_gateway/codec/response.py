@@ -37,6 +37,8 @@ def response_to_json(resp: pb.Response) -> dict[str, Any]:
     body = _response_fields(resp)
     if resp.HasField("truncation_details"):
         body["truncation_details"] = {"dropped_items": resp.truncation_details.dropped_items}
+    if resp.withheld_tools:
+        body["withheld_tools"] = list(resp.withheld_tools)
     return body
 
 

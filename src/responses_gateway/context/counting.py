@@ -25,6 +25,9 @@ What is counted (all text with the counter's tokenizer, plus framing):
   framing + `function_argument` per `":` in the arguments (DeepSeek renders
   each argument as its own DSML parameter element; the count of `":` is ≥ the
   number of keys).
+* custom_tool_call: as the function call a translated upstream receives, with the
+  input as its one JSON argument `{"input": …}`; custom_tool_call_output as a
+  function_call_output.
 * function_call_output: its text or parts + `function_call_output` framing
   (includes the tool name the upstream repeats, which the item does not carry).
 * reasoning: summary texts + reasoning texts + ⌈len(encrypted_content) / 4⌉
@@ -35,7 +38,8 @@ What is counted (all text with the counter's tokenizer, plus framing):
 * request overhead: `request` framing + instructions + for each function tool
   name, description and parameters JSON text + `per_tool`, for each hosted tool
   (web_search, mcp, …) its JSON + `hosted_tool` (the description the upstream
-  injects is unknown), `tools` once if any tool is present, and a json_schema
+  injects is unknown), and for a namespace what spreading it into one function
+  per inner tool repeats, `tools` once if any tool is present, and a json_schema
   text format's name, description and schema + `message`. The request's
   `input` is NOT included: count its items with `count_item`. A stored
   `prompt` template is not counted (its content is not visible here).
@@ -46,6 +50,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Protocol
+
+import orjson
 
 from responses_gateway.api.v1 import items_pb2, responses_pb2
 from responses_gateway.context import loaders
@@ -73,6 +79,10 @@ class TokenCounter(Protocol):
     def count_request_overhead(self, request: responses_pb2.CreateResponseRequest) -> int:
         """Instructions, tools, text format and per-request framing; not the input."""
         ...
+
+
+# The function schema a custom tool is offered as on a Chat Completions upstream, above its size in tokens.
+CUSTOM_INPUT_SCHEMA = 48
 
 
 @dataclass(frozen=True)
@@ -210,6 +220,21 @@ class _FramedCounter:
                 n += _quarter(file.file_data) if file.HasField("file_data") else f.file_reference
         return n
 
+    def _namespace_spread(self, hosted_json: str) -> int:
+        """What a namespace costs beyond its JSON where it is spread into one function per tool.
+
+        A Chat Completions upstream gets each inner tool as a function whose name and description
+        repeat the namespace's (`providers/chat_completions/tools.py`), each with its own framing.
+        """
+        if '"namespace"' not in hosted_json:
+            return 0
+        spec = orjson.loads(hosted_json)
+        if not isinstance(spec, dict) or spec.get("type") != "namespace" or not isinstance(spec.get("tools"), list):
+            return 0
+        name, about = spec.get("name"), spec.get("description")
+        repeated = self.count_text(name if isinstance(name, str) else "") * 2 + self.count_text(about if isinstance(about, str) else "")
+        return len(spec["tools"]) * (self.framing.per_tool + repeated + CUSTOM_INPUT_SCHEMA)
+
     def count_item(self, item: items_pb2.Item) -> int:
         f = self.framing
         kind = item.WhichOneof("item")
@@ -226,8 +251,14 @@ class _FramedCounter:
                 + self.count_text(args)
                 + f.function_argument * args.count('":')
             )
-        if kind == "function_call_output":
-            o = item.function_call_output
+        if kind == "custom_tool_call":
+            # Counted as what a translated upstream is sent: a function call whose one argument is the
+            # input, JSON-escaped (never fewer tokens than the raw input an OpenAI upstream gets).
+            custom = item.custom_tool_call
+            arguments = orjson.dumps({"input": custom.input}).decode()
+            return f.function_call + self.count_text(custom.name) + self.count_text(arguments) + f.function_argument
+        if kind in ("function_call_output", "custom_tool_call_output"):
+            o = getattr(item, kind)
             body = self.count_text(o.text) if o.WhichOneof("output") == "text" else self._count_parts(o.parts)
             return f.function_call_output + body
         if kind == "reasoning":
@@ -259,7 +290,7 @@ class _FramedCounter:
                 if fn.HasField("parameters_json"):
                     n += self.count_text(fn.parameters_json)
             elif kind == "hosted_json":
-                n += f.hosted_tool + self.count_text(tool.hosted_json)
+                n += f.hosted_tool + self.count_text(tool.hosted_json) + self._namespace_spread(tool.hosted_json)
         if request.HasField("text") and request.text.HasField("format"):
             fmt = request.text.format
             if fmt.type == "json_schema":

@@ -56,10 +56,10 @@ def _valid_cuts(items: Sequence[items_pb2.Item]) -> tuple[list[bool], int]:
         if kind == "message":
             if item.message.role == "user":
                 last_user = i
-        elif kind == "function_call":
-            call_at[item.function_call.call_id] = i
-        elif kind == "function_call_output":
-            j = call_at.get(item.function_call_output.call_id)
+        elif kind in ("function_call", "custom_tool_call"):
+            call_at[getattr(item, kind).call_id] = i
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            j = call_at.get(getattr(item, kind).call_id)
             if j is not None:  # cuts j+1 .. i would orphan this output
                 blocked[j + 1] += 1
                 blocked[i + 1] -= 1

@@ -39,6 +39,8 @@ _LOCATED = frozenset(
         "reasoning_summary_text_done",
         "reasoning_text_delta",
         "reasoning_text_done",
+        "custom_tool_call_input_delta",
+        "custom_tool_call_input_done",
     }
 )
 
@@ -55,6 +57,7 @@ def finish(snapshot: pb.Response, upstream: pb.Response, output: list[ipb.Item],
         final.error.code, final.error.message = "server_error", "The model failed to generate a response."
     if upstream.HasField("incomplete_details"):
         final.incomplete_details.CopyFrom(upstream.incomplete_details)
+    final.withheld_tools.extend(upstream.withheld_tools)
     if final.status == "completed":
         final.completed_at = int(time.time())
     final.output.extend(client_visible(item, include_encrypted) for item in output)
@@ -208,6 +211,8 @@ class _Partial:
                 self._append("part", payload.content_index, payload.delta)
         elif kind == "function_call" and case == "function_call_arguments_delta":
             self._append("arguments", 0, payload.delta)
+        elif kind == "custom_tool_call" and case == "custom_tool_call_input_delta":
+            self._append("input", 0, payload.delta)
         elif kind == "reasoning":
             reasoning = item.reasoning
             if case == "reasoning_summary_part_added":
@@ -232,6 +237,8 @@ class _Partial:
                     part.output_text.text += text
             elif field == "arguments":
                 item.function_call.arguments += text
+            elif field == "input":
+                item.custom_tool_call.input += text
             elif field == "summary":
                 item.reasoning.summary[index].text += text
             else:

@@ -164,12 +164,17 @@ def _validate_item(item: ipb.Item, path: str) -> None:
         for field in ("call_id", "name"):
             if not getattr(item.function_call, field):
                 raise missing(f"{path}.{field}")
-    elif kind == "function_call_output":
-        if not item.function_call_output.call_id:
+    elif kind == "custom_tool_call":
+        for field in ("call_id", "name"):
+            if not getattr(item.custom_tool_call, field):
+                raise missing(f"{path}.{field}")
+    elif kind in ("function_call_output", "custom_tool_call_output"):
+        output = getattr(item, kind)
+        if not output.call_id:
             raise missing(f"{path}.call_id")
-        if item.function_call_output.WhichOneof("output") is None:
+        if output.WhichOneof("output") is None:
             raise missing(f"{path}.output")
-        for i, part in enumerate(item.function_call_output.parts.parts):
+        for i, part in enumerate(output.parts.parts):
             if part.WhichOneof("part") is None:
                 raise missing(f"{path}.output[{i}].type")
     elif kind == "item_reference" and not item.item_reference.id:
@@ -264,15 +269,10 @@ def _validate_tools(req: pb.CreateResponseRequest) -> None:
     names: set[str] = set()
     for i, tool in enumerate(req.tools):
         if tool.WhichOneof("tool") != "function":
+            _validate_named_tool(tool.hosted_json, f"tools[{i}]")
             continue
         name = tool.function.name
-        if not FUNCTION_NAME.fullmatch(name):
-            raise InvalidRequest(
-                f"Invalid 'tools[{i}].name': string does not match pattern. "
-                f"Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' of at most 64 characters.",
-                code="invalid_value",
-                param=f"tools[{i}].name",
-            )
+        _check_tool_name(name, f"tools[{i}].name")
         if name in names:
             raise InvalidRequest(
                 f"Duplicate function name '{name}' in 'tools'.", code="invalid_value", param=f"tools[{i}].name"
@@ -291,6 +291,43 @@ def _validate_tools(req: pb.CreateResponseRequest) -> None:
             )
         elif kind == "allowed_tools":
             _choice("tool_choice.mode", choice.allowed_tools.mode, ("auto", "required"))
+
+
+def _check_tool_name(name: object, param: str) -> None:
+    if not isinstance(name, str):
+        raise missing(param) if name is None else InvalidRequest(f"Invalid type for '{param}': expected a string.", code="invalid_type", param=param)
+    if not FUNCTION_NAME.fullmatch(name):
+        raise InvalidRequest(
+            f"Invalid '{param}': string does not match pattern. "
+            f"Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' of at most 64 characters.",
+            code="invalid_value",
+            param=param,
+        )
+
+
+def _validate_named_tool(hosted_json: str, path: str) -> None:
+    """Custom and namespace tools: names every upstream accepts, a bounded list of function or custom tools."""
+    if '"custom"' not in hosted_json and '"namespace"' not in hosted_json:
+        return
+    spec = orjson.loads(hosted_json)
+    kind = spec.get("type")
+    if kind == "custom":
+        _check_tool_name(spec.get("name"), f"{path}.name")
+    elif kind == "namespace":
+        _check_tool_name(spec.get("name"), f"{path}.name")
+        inner = spec.get("tools")
+        if not isinstance(inner, list):
+            raise missing(f"{path}.tools")
+        if len(inner) > MAX_TOOLS:
+            raise array_too_long(f"{path}.tools", MAX_TOOLS, len(inner))
+        for j, tool in enumerate(inner):
+            if not isinstance(tool, dict) or tool.get("type") not in ("function", "custom"):
+                raise InvalidRequest(
+                    f"Invalid value for '{path}.tools[{j}].type': a namespace holds function and custom tools.",
+                    code="invalid_value",
+                    param=f"{path}.tools[{j}].type",
+                )
+            _check_tool_name(tool.get("name"), f"{path}.tools[{j}].name")
 
 
 def _validate_metadata(req: pb.CreateResponseRequest) -> None:

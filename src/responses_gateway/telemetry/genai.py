@@ -164,6 +164,9 @@ def _output_messages(response: pb.Response) -> str:
         elif kind == "function_call":
             call = item.function_call
             parts.append({"type": "tool_call", "id": call.call_id, "name": call.name, "arguments": call.arguments})
+        elif kind == "custom_tool_call":
+            custom = item.custom_tool_call
+            parts.append({"type": "tool_call", "id": custom.call_id, "name": custom.name, "arguments": custom.input})
     reason = finish_reasons(response)[0]
     return orjson.dumps([{"role": "assistant", "parts": parts, "finish_reason": reason}]).decode()
 

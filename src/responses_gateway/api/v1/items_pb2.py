@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n responses_gateway/v1/items.proto\x12\x14responses_gateway.v1\"\xcc\x02\n\x04Item\x12\x34\n\x07message\x18\x01 \x01(\x0b\x32!.responses_gateway.v1.MessageItemH\x00\x12?\n\rfunction_call\x18\x02 \x01(\x0b\x32&.responses_gateway.v1.FunctionCallItemH\x00\x12L\n\x14\x66unction_call_output\x18\x03 \x01(\x0b\x32,.responses_gateway.v1.FunctionCallOutputItemH\x00\x12\x38\n\treasoning\x18\x04 \x01(\x0b\x32#.responses_gateway.v1.ReasoningItemH\x00\x12=\n\x0eitem_reference\x18\x05 \x01(\x0b\x32#.responses_gateway.v1.ItemReferenceH\x00\x42\x06\n\x04item\"5\n\x08ItemList\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.responses_gateway.v1.Item\"\xb3\x01\n\x0bMessageItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0e\n\x04text\x18\x04 \x01(\tH\x00\x12\x32\n\x05parts\x18\x05 \x01(\x0b\x32!.responses_gateway.v1.ContentListH\x00\x12\x12\n\x05phase\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\r\n\x05typed\x18\x07 \x01(\x08\x42\t\n\x07\x63ontentB\x08\n\x06_phase\"?\n\x0b\x43ontentList\x12\x30\n\x05parts\x18\x01 \x03(\x0b\x32!.responses_gateway.v1.ContentPart\"\xa7\x02\n\x0b\x43ontentPart\x12\x35\n\ninput_text\x18\x01 \x01(\x0b\x32\x1f.responses_gateway.v1.InputTextH\x00\x12\x37\n\x0binput_image\x18\x02 \x01(\x0b\x32 .responses_gateway.v1.InputImageH\x00\x12\x35\n\ninput_file\x18\x03 \x01(\x0b\x32\x1f.responses_gateway.v1.InputFileH\x00\x12\x37\n\x0boutput_text\x18\x04 \x01(\x0b\x32 .responses_gateway.v1.OutputTextH\x00\x12\x30\n\x07refusal\x18\x05 \x01(\x0b\x32\x1d.responses_gateway.v1.RefusalH\x00\x42\x06\n\x04part\"\x19\n\tInputText\x12\x0c\n\x04text\x18\x01 \x01(\t\"d\n\nInputImage\x12\x16\n\timage_url\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07\x66ile_id\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\tB\x0c\n\n_image_urlB\n\n\x08_file_id\"\x9b\x01\n\tInputFile\x12\x14\n\x07\x66ile_id\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08\x66ile_url\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x16\n\tfile_data\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x15\n\x08\x66ilename\x18\x04 \x01(\tH\x03\x88\x01\x01\x42\n\n\x08_file_idB\x0b\n\t_file_urlB\x0c\n\n_file_dataB\x0b\n\t_filename\"K\n\nOutputText\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x18\n\x10\x61nnotations_json\x18\x02 \x03(\t\x12\x15\n\rlogprobs_json\x18\x03 \x03(\t\"\x1a\n\x07Refusal\x12\x0f\n\x07refusal\x18\x01 \x01(\t\"`\n\x10\x46unctionCallItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\targuments\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\"\x93\x01\n\x16\x46unctionCallOutputItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12\x32\n\x05parts\x18\x04 \x01(\x0b\x32!.responses_gateway.v1.ContentListH\x00\x12\x0e\n\x06status\x18\x05 \x01(\tB\x08\n\x06output\"\xdb\x01\n\rReasoningItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x32\n\x07summary\x18\x02 \x03(\x0b\x32!.responses_gateway.v1.SummaryText\x12\x34\n\x07\x63ontent\x18\x03 \x03(\x0b\x32#.responses_gateway.v1.ReasoningText\x12\x1e\n\x11\x65ncrypted_content\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06status\x18\x05 \x01(\tH\x01\x88\x01\x01\x42\x14\n\x12_encrypted_contentB\t\n\x07_status\"\x1b\n\x0bSummaryText\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x1d\n\rReasoningText\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x1b\n\rItemReference\x12\n\n\x02id\x18\x01 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n responses_gateway/v1/items.proto\x12\x14responses_gateway.v1\"\xe3\x03\n\x04Item\x12\x34\n\x07message\x18\x01 \x01(\x0b\x32!.responses_gateway.v1.MessageItemH\x00\x12?\n\rfunction_call\x18\x02 \x01(\x0b\x32&.responses_gateway.v1.FunctionCallItemH\x00\x12L\n\x14\x66unction_call_output\x18\x03 \x01(\x0b\x32,.responses_gateway.v1.FunctionCallOutputItemH\x00\x12\x38\n\treasoning\x18\x04 \x01(\x0b\x32#.responses_gateway.v1.ReasoningItemH\x00\x12=\n\x0eitem_reference\x18\x05 \x01(\x0b\x32#.responses_gateway.v1.ItemReferenceH\x00\x12\x44\n\x10\x63ustom_tool_call\x18\x06 \x01(\x0b\x32(.responses_gateway.v1.CustomToolCallItemH\x00\x12O\n\x17\x63ustom_tool_call_output\x18\x07 \x01(\x0b\x32,.responses_gateway.v1.FunctionCallOutputItemH\x00\x42\x06\n\x04item\"5\n\x08ItemList\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.responses_gateway.v1.Item\"\xb3\x01\n\x0bMessageItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0e\n\x04text\x18\x04 \x01(\tH\x00\x12\x32\n\x05parts\x18\x05 \x01(\x0b\x32!.responses_gateway.v1.ContentListH\x00\x12\x12\n\x05phase\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\r\n\x05typed\x18\x07 \x01(\x08\x42\t\n\x07\x63ontentB\x08\n\x06_phase\"?\n\x0b\x43ontentList\x12\x30\n\x05parts\x18\x01 \x03(\x0b\x32!.responses_gateway.v1.ContentPart\"\xa7\x02\n\x0b\x43ontentPart\x12\x35\n\ninput_text\x18\x01 \x01(\x0b\x32\x1f.responses_gateway.v1.InputTextH\x00\x12\x37\n\x0binput_image\x18\x02 \x01(\x0b\x32 .responses_gateway.v1.InputImageH\x00\x12\x35\n\ninput_file\x18\x03 \x01(\x0b\x32\x1f.responses_gateway.v1.InputFileH\x00\x12\x37\n\x0boutput_text\x18\x04 \x01(\x0b\x32 .responses_gateway.v1.OutputTextH\x00\x12\x30\n\x07refusal\x18\x05 \x01(\x0b\x32\x1d.responses_gateway.v1.RefusalH\x00\x42\x06\n\x04part\"\x19\n\tInputText\x12\x0c\n\x04text\x18\x01 \x01(\t\"d\n\nInputImage\x12\x16\n\timage_url\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07\x66ile_id\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\tB\x0c\n\n_image_urlB\n\n\x08_file_id\"\x9b\x01\n\tInputFile\x12\x14\n\x07\x66ile_id\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08\x66ile_url\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x16\n\tfile_data\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x15\n\x08\x66ilename\x18\x04 \x01(\tH\x03\x88\x01\x01\x42\n\n\x08_file_idB\x0b\n\t_file_urlB\x0c\n\n_file_dataB\x0b\n\t_filename\"K\n\nOutputText\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x18\n\x10\x61nnotations_json\x18\x02 \x03(\t\x12\x15\n\rlogprobs_json\x18\x03 \x03(\t\"\x1a\n\x07Refusal\x12\x0f\n\x07refusal\x18\x01 \x01(\t\"\x86\x01\n\x10\x46unctionCallItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\targuments\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x16\n\tnamespace\x18\x06 \x01(\tH\x00\x88\x01\x01\x42\x0c\n\n_namespace\"\x84\x01\n\x12\x43ustomToolCallItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05input\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x16\n\tnamespace\x18\x06 \x01(\tH\x00\x88\x01\x01\x42\x0c\n\n_namespace\"\x93\x01\n\x16\x46unctionCallOutputItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12\x32\n\x05parts\x18\x04 \x01(\x0b\x32!.responses_gateway.v1.ContentListH\x00\x12\x0e\n\x06status\x18\x05 \x01(\tB\x08\n\x06output\"\xdb\x01\n\rReasoningItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x32\n\x07summary\x18\x02 \x03(\x0b\x32!.responses_gateway.v1.SummaryText\x12\x34\n\x07\x63ontent\x18\x03 \x03(\x0b\x32#.responses_gateway.v1.ReasoningText\x12\x1e\n\x11\x65ncrypted_content\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06status\x18\x05 \x01(\tH\x01\x88\x01\x01\x42\x14\n\x12_encrypted_contentB\t\n\x07_status\"\x1b\n\x0bSummaryText\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x1d\n\rReasoningText\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x1b\n\rItemReference\x12\n\n\x02id\x18\x01 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,35 +32,37 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'responses_gateway.v1.items_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ITEM']._serialized_start=59
-  _globals['_ITEM']._serialized_end=391
-  _globals['_ITEMLIST']._serialized_start=393
-  _globals['_ITEMLIST']._serialized_end=446
-  _globals['_MESSAGEITEM']._serialized_start=449
-  _globals['_MESSAGEITEM']._serialized_end=628
-  _globals['_CONTENTLIST']._serialized_start=630
-  _globals['_CONTENTLIST']._serialized_end=693
-  _globals['_CONTENTPART']._serialized_start=696
-  _globals['_CONTENTPART']._serialized_end=991
-  _globals['_INPUTTEXT']._serialized_start=993
-  _globals['_INPUTTEXT']._serialized_end=1018
-  _globals['_INPUTIMAGE']._serialized_start=1020
-  _globals['_INPUTIMAGE']._serialized_end=1120
-  _globals['_INPUTFILE']._serialized_start=1123
-  _globals['_INPUTFILE']._serialized_end=1278
-  _globals['_OUTPUTTEXT']._serialized_start=1280
-  _globals['_OUTPUTTEXT']._serialized_end=1355
-  _globals['_REFUSAL']._serialized_start=1357
-  _globals['_REFUSAL']._serialized_end=1383
-  _globals['_FUNCTIONCALLITEM']._serialized_start=1385
-  _globals['_FUNCTIONCALLITEM']._serialized_end=1481
-  _globals['_FUNCTIONCALLOUTPUTITEM']._serialized_start=1484
-  _globals['_FUNCTIONCALLOUTPUTITEM']._serialized_end=1631
-  _globals['_REASONINGITEM']._serialized_start=1634
-  _globals['_REASONINGITEM']._serialized_end=1853
-  _globals['_SUMMARYTEXT']._serialized_start=1855
-  _globals['_SUMMARYTEXT']._serialized_end=1882
-  _globals['_REASONINGTEXT']._serialized_start=1884
-  _globals['_REASONINGTEXT']._serialized_end=1913
-  _globals['_ITEMREFERENCE']._serialized_start=1915
-  _globals['_ITEMREFERENCE']._serialized_end=1942
+  _globals['_ITEM']._serialized_end=542
+  _globals['_ITEMLIST']._serialized_start=544
+  _globals['_ITEMLIST']._serialized_end=597
+  _globals['_MESSAGEITEM']._serialized_start=600
+  _globals['_MESSAGEITEM']._serialized_end=779
+  _globals['_CONTENTLIST']._serialized_start=781
+  _globals['_CONTENTLIST']._serialized_end=844
+  _globals['_CONTENTPART']._serialized_start=847
+  _globals['_CONTENTPART']._serialized_end=1142
+  _globals['_INPUTTEXT']._serialized_start=1144
+  _globals['_INPUTTEXT']._serialized_end=1169
+  _globals['_INPUTIMAGE']._serialized_start=1171
+  _globals['_INPUTIMAGE']._serialized_end=1271
+  _globals['_INPUTFILE']._serialized_start=1274
+  _globals['_INPUTFILE']._serialized_end=1429
+  _globals['_OUTPUTTEXT']._serialized_start=1431
+  _globals['_OUTPUTTEXT']._serialized_end=1506
+  _globals['_REFUSAL']._serialized_start=1508
+  _globals['_REFUSAL']._serialized_end=1534
+  _globals['_FUNCTIONCALLITEM']._serialized_start=1537
+  _globals['_FUNCTIONCALLITEM']._serialized_end=1671
+  _globals['_CUSTOMTOOLCALLITEM']._serialized_start=1674
+  _globals['_CUSTOMTOOLCALLITEM']._serialized_end=1806
+  _globals['_FUNCTIONCALLOUTPUTITEM']._serialized_start=1809
+  _globals['_FUNCTIONCALLOUTPUTITEM']._serialized_end=1956
+  _globals['_REASONINGITEM']._serialized_start=1959
+  _globals['_REASONINGITEM']._serialized_end=2178
+  _globals['_SUMMARYTEXT']._serialized_start=2180
+  _globals['_SUMMARYTEXT']._serialized_end=2207
+  _globals['_REASONINGTEXT']._serialized_start=2209
+  _globals['_REASONINGTEXT']._serialized_end=2238
+  _globals['_ITEMREFERENCE']._serialized_start=2240
+  _globals['_ITEMREFERENCE']._serialized_end=2267
 # @@protoc_insertion_point(module_scope)

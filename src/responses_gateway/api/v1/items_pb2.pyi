@@ -36,6 +36,8 @@ class Item(_message.Message):
     FUNCTION_CALL_OUTPUT_FIELD_NUMBER: _builtins.int
     REASONING_FIELD_NUMBER: _builtins.int
     ITEM_REFERENCE_FIELD_NUMBER: _builtins.int
+    CUSTOM_TOOL_CALL_FIELD_NUMBER: _builtins.int
+    CUSTOM_TOOL_CALL_OUTPUT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def message(self) -> Global___MessageItem: ...
     @_builtins.property
@@ -46,6 +48,12 @@ class Item(_message.Message):
     def reasoning(self) -> Global___ReasoningItem: ...
     @_builtins.property
     def item_reference(self) -> Global___ItemReference: ...
+    @_builtins.property
+    def custom_tool_call(self) -> Global___CustomToolCallItem: ...
+    @_builtins.property
+    def custom_tool_call_output(self) -> Global___FunctionCallOutputItem:
+        """The client's answer to a custom tool call: the same shape as a function's."""
+
     def __init__(
         self,
         *,
@@ -54,12 +62,14 @@ class Item(_message.Message):
         function_call_output: Global___FunctionCallOutputItem | None = ...,
         reasoning: Global___ReasoningItem | None = ...,
         item_reference: Global___ItemReference | None = ...,
+        custom_tool_call: Global___CustomToolCallItem | None = ...,
+        custom_tool_call_output: Global___FunctionCallOutputItem | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["function_call", b"function_call", "function_call_output", b"function_call_output", "item", b"item", "item_reference", b"item_reference", "message", b"message", "reasoning", b"reasoning"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom_tool_call", b"custom_tool_call", "custom_tool_call_output", b"custom_tool_call_output", "function_call", b"function_call", "function_call_output", b"function_call_output", "item", b"item", "item_reference", b"item_reference", "message", b"message", "reasoning", b"reasoning"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["function_call", b"function_call", "function_call_output", b"function_call_output", "item", b"item", "item_reference", b"item_reference", "message", b"message", "reasoning", b"reasoning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["custom_tool_call", b"custom_tool_call", "custom_tool_call_output", b"custom_tool_call_output", "function_call", b"function_call", "function_call_output", b"function_call_output", "item", b"item", "item_reference", b"item_reference", "message", b"message", "reasoning", b"reasoning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_item: _TypeAlias = _typing.Literal["message", "function_call", "function_call_output", "reasoning", "item_reference"]  # noqa: Y015
+    _WhichOneofReturnType_item: _TypeAlias = _typing.Literal["message", "function_call", "function_call_output", "reasoning", "item_reference", "custom_tool_call", "custom_tool_call_output"]  # noqa: Y015
     _WhichOneofArgType_item: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_item) -> _WhichOneofReturnType_item | None: ...
 
@@ -367,12 +377,15 @@ class FunctionCallItem(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     ARGUMENTS_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     call_id: _builtins.str
     name: _builtins.str
     arguments: _builtins.str
     """The arguments as a JSON string, exactly as the model produced them."""
     status: _builtins.str
+    namespace: _builtins.str
+    """The namespace tool the function belongs to, when it came from one."""
     def __init__(
         self,
         *,
@@ -381,14 +394,55 @@ class FunctionCallItem(_message.Message):
         name: _builtins.str = ...,
         arguments: _builtins.str = ...,
         status: _builtins.str = ...,
+        namespace: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_namespace", b"_namespace", "namespace", b"namespace"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arguments", b"arguments", "call_id", b"call_id", "id", b"id", "name", b"name", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_namespace", b"_namespace", "arguments", b"arguments", "call_id", b"call_id", "id", b"id", "name", b"name", "namespace", b"namespace", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__namespace: _TypeAlias = _typing.Literal["namespace"]  # noqa: Y015
+    _WhichOneofArgType__namespace: _TypeAlias = _typing.Literal["_namespace", b"_namespace"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__namespace) -> _WhichOneofReturnType__namespace | None: ...
 
 Global___FunctionCallItem: _TypeAlias = FunctionCallItem  # noqa: Y015
+
+@_typing.final
+class CustomToolCallItem(_message.Message):
+    """A call the model makes to a custom tool: free-form text input (e.g. a patch)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    INPUT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    call_id: _builtins.str
+    name: _builtins.str
+    input: _builtins.str
+    status: _builtins.str
+    namespace: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        call_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        input: _builtins.str = ...,
+        status: _builtins.str = ...,
+        namespace: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_namespace", b"_namespace", "namespace", b"namespace"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_namespace", b"_namespace", "call_id", b"call_id", "id", b"id", "input", b"input", "name", b"name", "namespace", b"namespace", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__namespace: _TypeAlias = _typing.Literal["namespace"]  # noqa: Y015
+    _WhichOneofArgType__namespace: _TypeAlias = _typing.Literal["_namespace", b"_namespace"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__namespace) -> _WhichOneofReturnType__namespace | None: ...
+
+Global___CustomToolCallItem: _TypeAlias = CustomToolCallItem  # noqa: Y015
 
 @_typing.final
 class FunctionCallOutputItem(_message.Message):

@@ -13,6 +13,7 @@ from responses_gateway.errors import BadUpstreamResponse
 from responses_gateway.providers.base import ProviderCall
 from responses_gateway.providers.chat_completions.convert import to_chat_request
 from responses_gateway.providers.chat_completions.stream import ChunkTranslator
+from responses_gateway.providers.chat_completions.tools import ToolMap
 from responses_gateway.providers.http import UpstreamHTTP
 
 __all__ = ["ChatCompletionsProvider", "create"]
@@ -25,16 +26,17 @@ class ChatCompletionsProvider:
         self._dialect = config.chat
         self._http = UpstreamHTTP(config, api_key, keep_alive=keep_alive)
 
-    def _translator(self, call: ProviderCall) -> ChunkTranslator:
+    def _translator(self, call: ProviderCall, tools: ToolMap) -> ChunkTranslator:
         req = call.request
         summarize = req.HasField("reasoning") and (
             req.reasoning.HasField("summary") or req.reasoning.HasField("generate_summary")
         )
-        return ChunkTranslator(reasoning_field=self._dialect.reasoning_field, summarize=summarize)
+        return ChunkTranslator(reasoning_field=self._dialect.reasoning_field, summarize=summarize, tools=tools)
 
     async def complete(self, call: ProviderCall) -> pb.Response:
         """A non-streamed completion, translated through the same state machine."""
-        body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=False, items=call.items())
+        tools = ToolMap.of(call.request)
+        body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=False, items=call.items(), tools=tools)
         payload = await self._http.post_json("/chat/completions", body)
         try:
             # DeepSeek may send blank keep-alive lines before the JSON body.
@@ -43,7 +45,7 @@ class ChatCompletionsProvider:
             raise BadUpstreamResponse() from exc
         if not isinstance(chunk, dict):
             raise BadUpstreamResponse()
-        translator = self._translator(call)
+        translator = self._translator(call, tools)
         for _ in translator.feed(chunk):
             pass
         terminal = list(translator.finish())[-1]
@@ -51,8 +53,9 @@ class ChatCompletionsProvider:
 
     async def stream(self, call: ProviderCall) -> AsyncGenerator[epb.ResponseStreamEvent, None]:
         """Stream chunks; yield Responses events as soon as each chunk allows."""
-        body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=True, items=call.items())
-        translator = self._translator(call)
+        tools = ToolMap.of(call.request)
+        body = to_chat_request(call.request, call.upstream_model, self._dialect, stream=True, items=call.items(), tools=tools)
+        translator = self._translator(call, tools)
         async for data in self._http.stream_sse("/chat/completions", body):
             if data == b"[DONE]":
                 break

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
-from responses_gateway.codec.fields import fragment
-from responses_gateway.codec.items import json_value
 from responses_gateway.config import ChatDialect
 from responses_gateway.errors import InvalidRequest
+from responses_gateway.providers.chat_completions.tools import ToolMap
 
 
 def is_thinking(req: pb.CreateResponseRequest, dialect: ChatDialect) -> bool:
@@ -62,8 +63,9 @@ def _user_content(message: ipb.MessageItem, index: int) -> Any:
 class _MessageBuilder:
     """Accumulates chat messages from Responses items, in order."""
 
-    def __init__(self, thinking: bool, reasoning_field: str | None) -> None:
+    def __init__(self, thinking: bool, reasoning_field: str | None, tools: ToolMap) -> None:
         self.messages: list[dict[str, Any]] = []
+        self._tools = tools
         self._thinking = thinking
         self._reasoning_field = reasoning_field
         self._pending_reasoning: list[str] = []
@@ -89,13 +91,15 @@ class _MessageBuilder:
             self._pending_reasoning.append("".join(texts))
         elif kind == "function_call":
             call = item.function_call
-            self._call_ids.add(call.call_id)
-            message = self._assistant()
-            message.setdefault("tool_calls", []).append(
-                {"id": call.call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
-            )
-        elif kind == "function_call_output":
-            output = item.function_call_output
+            namespace = call.namespace if call.HasField("namespace") else None
+            self._tool_call(call.call_id, self._tools.chat_name(call.name, namespace, custom=False), call.arguments)
+        elif kind == "custom_tool_call":
+            custom = item.custom_tool_call
+            namespace = custom.namespace if custom.HasField("namespace") else None
+            arguments = orjson.dumps({"input": custom.input}).decode()
+            self._tool_call(custom.call_id, self._tools.chat_name(custom.name, namespace, custom=True), arguments)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            output = getattr(item, kind)
             if output.call_id not in self._call_ids:
                 raise InvalidRequest(
                     f"No tool call found for function call output with call_id '{output.call_id}'.",
@@ -106,6 +110,11 @@ class _MessageBuilder:
             self.messages.append({"role": "tool", "tool_call_id": output.call_id, "content": content})
         else:
             raise InvalidRequest(f"Input items of type '{kind}' cannot be sent to this model.", param=f"input[{index}]")
+
+    def _tool_call(self, call_id: str, name: str, arguments: str) -> None:
+        self._call_ids.add(call_id)
+        message = self._assistant()
+        message.setdefault("tool_calls", []).append({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})
 
     def _message(self, message: ipb.MessageItem, index: int) -> None:
         if message.role == "assistant":
@@ -135,47 +144,6 @@ class _MessageBuilder:
         return self.messages
 
 
-def _tools(req: pb.CreateResponseRequest) -> list[dict[str, Any]]:
-    tools: list[dict[str, Any]] = []
-    for index, tool in enumerate(req.tools):
-        if tool.WhichOneof("tool") != "function":
-            kind = json_value(tool.hosted_json).get("type", "unknown")
-            raise InvalidRequest(
-                f"Tools of type '{kind}' are not supported by model '{req.model}'.",
-                code="unsupported_tool",
-                param=f"tools[{index}]",
-            )
-        fn = tool.function
-        function: dict[str, Any] = {"name": fn.name}
-        if fn.HasField("description"):
-            function["description"] = fn.description
-        function["parameters"] = fragment(fn.parameters_json) if fn.HasField("parameters_json") else {"type": "object", "properties": {}}
-        tools.append({"type": "function", "function": function})
-    return tools
-
-
-def _tool_choice(choice: pb.ToolChoice) -> Any:
-    kind = choice.WhichOneof("choice")
-    if kind == "function_name":
-        return {"type": "function", "function": {"name": choice.function_name}}
-    if kind == "allowed_tools":
-        return choice.allowed_tools.mode
-    if kind == "other_json":
-        raise InvalidRequest("This tool_choice is not supported by this model.", code="unsupported_value", param="tool_choice")
-    return choice.mode or "auto"
-
-
-def _allowed_names(choice: pb.ToolChoice) -> set[str] | None:
-    if choice.WhichOneof("choice") != "allowed_tools":
-        return None
-    names = set()
-    for text in choice.allowed_tools.tools_json:
-        ref = json_value(text)
-        if isinstance(ref, dict) and ref.get("type") == "function" and isinstance(ref.get("name"), str):
-            names.add(ref["name"])
-    return names
-
-
 def to_chat_request(
     req: pb.CreateResponseRequest,
     upstream_model: str,
@@ -183,10 +151,15 @@ def to_chat_request(
     *,
     stream: bool,
     items: Iterable[ipb.Item] | None = None,
+    tools: ToolMap | None = None,
 ) -> dict[str, Any]:
-    """The Chat Completions body for a Responses request whose conversation is `items` (default: its input)."""
+    """The Chat Completions body for a Responses request whose conversation is `items` (default: its input).
+
+    `tools`: the request's tools as mapped for the upstream (default: mapped here).
+    """
     thinking = is_thinking(req, dialect)
-    builder = _MessageBuilder(thinking, dialect.reasoning_field)
+    tools = ToolMap.of(req) if tools is None else tools
+    builder = _MessageBuilder(thinking, dialect.reasoning_field, tools)
     if req.HasField("instructions"):
         builder.messages.append({"role": "system", "content": req.instructions})
     if req.WhichOneof("input") == "input_text":
@@ -195,12 +168,13 @@ def to_chat_request(
         for index, item in enumerate(req.input_items.items if items is None else items):
             builder.add(item, index)
     body: dict[str, Any] = {"model": upstream_model, "messages": builder.finish()}
-    tools = _tools(req)
-    if tools:
-        allowed = _allowed_names(req.tool_choice) if req.HasField("tool_choice") else None
-        body["tools"] = [t for t in tools if allowed is None or t["function"]["name"] in allowed]
-        if req.HasField("tool_choice"):
-            body["tool_choice"] = _tool_choice(req.tool_choice)
+    # Checked even with no function left to offer: forcing a withheld hosted tool is the client's error.
+    choice = tools.chat_tool_choice(req.tool_choice, req.model) if req.HasField("tool_choice") else None
+    offered = tools.allowed(req.tool_choice) if req.HasField("tool_choice") else tools.functions
+    if offered:
+        body["tools"] = offered
+        if choice is not None:
+            body["tool_choice"] = choice
         if req.HasField("parallel_tool_calls") and not req.parallel_tool_calls:
             body["parallel_tool_calls"] = False
     if req.HasField("max_output_tokens"):

@@ -9,7 +9,7 @@ translation.
 Order produced (as the OpenAI API orders them): reasoning item (summary
 events when a summary was asked for, raw reasoning_text events otherwise) →
 message item (content part, text deltas, done events) → one function_call
-item per tool call → a terminal `completed`/`incomplete` event with the full
+item per tool call (a custom_tool_call for a custom tool, `tools.py`) → a terminal `completed`/`incomplete` event with the full
 output and usage.
 """
 
@@ -23,6 +23,7 @@ from responses_gateway.api.v1 import events_pb2 as epb
 from responses_gateway.api.v1 import items_pb2 as ipb
 from responses_gateway.api.v1 import responses_pb2 as pb
 from responses_gateway.errors import UpstreamOverloaded, UpstreamServerError
+from responses_gateway.providers.chat_completions.tools import ToolMap, custom_input
 from responses_gateway.ids import new_id
 
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -33,6 +34,11 @@ class _Call:
     index: int
     item: ipb.Item
     arguments: list[str] = field(default_factory=list)
+
+
+def item_is_unnamed(item: ipb.Item) -> bool:
+    """A function call item whose first fragment named no function (a later one may)."""
+    return item.HasField("function_call") and not item.function_call.name
 
 
 def usage_from_chat(usage: dict[str, Any]) -> pb.Usage:
@@ -56,8 +62,9 @@ def usage_from_chat(usage: dict[str, Any]) -> pb.Usage:
 class ChunkTranslator:
     """One per response: feed chunks (decoded JSON), get Responses events."""
 
-    def __init__(self, *, reasoning_field: str | None, summarize: bool) -> None:
+    def __init__(self, *, reasoning_field: str | None, summarize: bool, tools: ToolMap | None = None) -> None:
         self._reasoning_field = reasoning_field
+        self._tools = tools or ToolMap()
         self._summarize = summarize
         self._output: list[ipb.Item] = []
         self._reasoning: ipb.Item | None = None
@@ -204,33 +211,48 @@ class ChunkTranslator:
         function = fragment.get("function") or {}
         call = self._calls.get(index)
         if call is None:
-            item = ipb.Item()
-            fc = item.function_call
-            fc.id = new_id("fc")
-            fc.call_id = fragment.get("id") or new_id("call")
-            fc.name = function.get("name") or ""
-            fc.status = "in_progress"
+            item = self._tools.call_item(function.get("name") or "")
+            payload = getattr(item, item.WhichOneof("item") or "function_call")
+            payload.id = new_id("ctc" if item.HasField("custom_tool_call") else "fc")
+            payload.call_id = fragment.get("id") or new_id("call")
+            payload.status = "in_progress"
             call = _Call(index=index, item=item)
             self._calls[index] = call
             yield from self._open(item)
-        elif function.get("name") and not call.item.function_call.name:
+        elif function.get("name") and item_is_unnamed(call.item):
             call.item.function_call.name = function["name"]
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:
             call.arguments.append(arguments)
-            event = epb.ResponseStreamEvent()
-            delta = event.function_call_arguments_delta
-            delta.item_id, delta.output_index, delta.delta = call.item.function_call.id, self._index_of(call.item), arguments
-            yield event
+            # A custom tool's input is a string inside the JSON arguments: it is streamed
+            # once decoded, when the call closes.
+            if call.item.HasField("function_call"):
+                event = epb.ResponseStreamEvent()
+                delta = event.function_call_arguments_delta
+                delta.item_id, delta.output_index, delta.delta = call.item.function_call.id, self._index_of(call.item), arguments
+                yield event
 
     def _close_calls(self) -> Iterator[epb.ResponseStreamEvent]:
         for call in sorted(self._calls.values(), key=lambda c: c.index):
-            fc = call.item.function_call
-            fc.arguments = "".join(call.arguments)
             event = epb.ResponseStreamEvent()
-            done = event.function_call_arguments_done
-            done.item_id, done.output_index, done.arguments = fc.id, self._index_of(call.item), fc.arguments
-            yield event
+            if call.item.HasField("custom_tool_call"):
+                custom = call.item.custom_tool_call
+                custom.input = custom_input("".join(call.arguments))
+                output_index = self._index_of(call.item)
+                if custom.input:
+                    delta = event.custom_tool_call_input_delta
+                    delta.item_id, delta.output_index, delta.delta = custom.id, output_index, custom.input
+                    yield event
+                    event = epb.ResponseStreamEvent()
+                done_input = event.custom_tool_call_input_done
+                done_input.item_id, done_input.output_index, done_input.input = custom.id, output_index, custom.input
+                yield event
+            else:
+                fc = call.item.function_call
+                fc.arguments = "".join(call.arguments)
+                done = event.function_call_arguments_done
+                done.item_id, done.output_index, done.arguments = fc.id, self._index_of(call.item), fc.arguments
+                yield event
             yield self._done(call.item)
         self._calls.clear()
 
@@ -283,4 +305,5 @@ class ChunkTranslator:
         response.usage.input_tokens_details.SetInParent()
         response.usage.output_tokens_details.SetInParent()
         response.output.extend(self._output)
+        response.withheld_tools.extend(self._tools.withheld)
         yield terminal
