@@ -98,6 +98,12 @@ app.kubernetes.io/part-of: responses-gateway
 {{- if ne (empty .Values.tls.backendCertFile) (empty .Values.tls.backendKeyFile) -}}
 {{- fail "tls.backendCertFile and tls.backendKeyFile go together" -}}
 {{- end -}}
+{{- $owned := dict "http_host" "(set by the chart: 0.0.0.0)" "grpc_host" "(set by the chart: 0.0.0.0)" "http_port" "ports.http" "grpc_port" "ports.grpc" "metrics_port" "ports.metrics" "backend_target" "(set by the chart: the headless gRPC Service)" "database_url" "database.existingSecret" "redis_url" "redis.existingSecret" "tls" "tls" "providers" "routing.providers" "models" "routing.models" "retry" "routing.retry" "breaker" "routing.breaker" -}}
+{{- range $key, $use := $owned -}}
+{{- if hasKey $.Values.config $key -}}
+{{- fail (printf "config.%s is the chart's to set: use %s" $key $use) -}}
+{{- end -}}
+{{- end -}}
 {{- $tgp := int (include "rg.terminationGracePeriodSeconds" .) -}}
 {{- if le $tgp (add .Values.shutdown.graceSeconds .Values.shutdown.preStopSleepSeconds | int) -}}
 {{- fail "shutdown.terminationGracePeriodSeconds must exceed shutdown.preStopSleepSeconds + shutdown.graceSeconds, or the kubelet kills streams the gateway is still draining" -}}
@@ -211,7 +217,7 @@ app.kubernetes.io/part-of: responses-gateway
     fieldRef:
       fieldPath: metadata.name
 - name: OTEL_RESOURCE_ATTRIBUTES
-  value: {{ printf "k8s.namespace.name=$(K8S_NAMESPACE),k8s.pod.name=$(K8S_POD_NAME),k8s.deployment.name=%s-%s" (include "rg.fullname" $root) $c.name | quote }}
+  value: {{ printf "k8s.namespace.name=$(K8S_NAMESPACE),k8s.pod.name=$(K8S_POD_NAME),k8s.deployment.name=%s" (include "rg.componentName" (dict "root" $root "name" $c.name)) | quote }}
 {{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
@@ -219,4 +225,13 @@ app.kubernetes.io/part-of: responses-gateway
 {{- with (index $v $c.name).extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* A component's object name: the release's full name, suffixed in split mode (-bridge, -service). Takes (dict "root" $ "name" component). */}}
+{{- define "rg.componentName" -}}
+{{- if eq .name "gateway" -}}
+{{ include "rg.fullname" .root }}
+{{- else -}}
+{{ include "rg.fullname" .root }}-{{ .name }}
+{{- end -}}
 {{- end -}}
