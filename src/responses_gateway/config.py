@@ -358,6 +358,13 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     # Set by `serve` in each worker process; part of the default replica id.
     worker_index: int = Field(default=0, ge=0)
+    # Whether a serving process brings the database schema up to date at start. Off where
+    # a deployment migrates once before the pods start (the Helm chart's hook Job).
+    migrate_on_start: bool = True
+    # How long a bridge's connection to the service lives before grpc replaces it: a
+    # bridge dialling `dns:///…` finds service replicas added since (grpc re-resolves
+    # the name only when a connection ends). Calls in flight finish first.
+    grpc_max_connection_age_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("models")
     @classmethod

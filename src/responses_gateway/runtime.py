@@ -81,9 +81,17 @@ async def run_service(
     router = Router(settings, telemetry=telemetry)
     try:
         # Tokenizers load in threads beside the migrations, not on the event loop at the first request.
-        await asyncio.gather(store.migrate(), *(asyncio.to_thread(warm_up, t) for t in {m.tokenizer for m in settings.models}))
+        migrations = [store.migrate()] if settings.migrate_on_start else []
+        await asyncio.gather(*migrations, *(asyncio.to_thread(warm_up, t) for t in {m.tokenizer for m in settings.models}))
         # The port is bound first: the default replica name includes it.
-        server, port = bind_server(settings.grpc_host, settings.grpc_port, authenticator, settings.tls, telemetry.tracing)
+        server, port = bind_server(
+            settings.grpc_host,
+            settings.grpc_port,
+            authenticator,
+            settings.tls,
+            telemetry.tracing,
+            max_connection_age=settings.grpc_max_connection_age_seconds,
+        )
         leases = LeaseKeeper(store, replica_id(settings, port), settings.lease_seconds)
         pending = PendingWrites(settings.max_pending_writes) if writes_behind(settings, store) else None
         if pending is not None:

@@ -101,6 +101,9 @@ async def _unary(call: grpc.aio.UnaryUnaryCall, caller: Caller) -> T:
     return reply
 
 
+ROUND_ROBIN = '{"loadBalancingConfig": [{"round_robin": {}}]}'
+
+
 class RemoteBackend:
     """A grpc.aio channel to a ResponsesService elsewhere."""
 
@@ -109,6 +112,9 @@ class RemoteBackend:
         options: list[tuple[str, object]] = [
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            # One connection per address the target resolves to (`dns:///` a headless Service: every
+            # service replica), calls spread over them; pick_first would send everything to one.
+            ("grpc.service_config", ROUND_ROBIN),
         ]
         if tls is None or tls.backend_ca_file is None:
             self._channel = grpc.aio.insecure_channel(target, options=options, interceptors=list(interceptors) or None)

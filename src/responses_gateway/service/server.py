@@ -18,20 +18,40 @@ SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["ResponsesService"].full_
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
+# Longer than any upstream call may last (providers' `total` timeout, 900 s by default).
+CONNECTION_AGE_GRACE = 3600.0
+
+
 def bind_server(
-    host: str, port: int, authenticator: Authenticator, tls: TLSConfig | None = None, tracing: Tracing | None = None
+    host: str,
+    port: int,
+    authenticator: Authenticator,
+    tls: TLSConfig | None = None,
+    tracing: Tracing | None = None,
+    *,
+    max_connection_age: float | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """A server bound to host:port (0 picks one), not started and serving nothing yet; the bound port.
 
     Every call to our service is authenticated (health and reflection are not). With a
     certificate in `tls` the port speaks TLS only (mutual TLS with `client_ca_file`).
+    `max_connection_age` (seconds): clients are asked to reconnect after it (GOAWAY), so
+    round-robin clients spread over replicas added since; calls in flight keep their
+    connection up to `CONNECTION_AGE_GRACE` longer (a model's stream may run many minutes).
     """
+    ages: list[tuple[str, object]] = []
+    if max_connection_age is not None:
+        ages = [
+            ("grpc.max_connection_age_ms", int(max_connection_age * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(CONNECTION_AGE_GRACE * 1000)),
+        ]
     server = grpc.aio.server(
         # The server span first, so refused calls are traced too.
         interceptors=[*grpc_server_interceptors(tracing), AuthInterceptor(authenticator, SERVICE_NAME)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            *ages,
         ]
     )
     address = f"{host}:{port}"
